@@ -1,0 +1,22 @@
+# marlbench: the workflow's table of contents. Stages live in workflow/rules/, thin CLIs in workflow/scripts/.
+#   snakemake --cores 2 figures/ippo_learning_curve.pdf        (embedded default, config/config.yaml)
+#   snakemake --cores 2 --configfile config/quick.yaml         (tiny budgets)
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/experts.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        config["figures"]["learning_curve"],
+    default_target: True

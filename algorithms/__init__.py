@@ -1,0 +1,12 @@
+"""Learners. ``ALGORITHMS`` maps an algorithm name to its module (each module has a config dataclass and ``train``)."""
+from __future__ import annotations
+
+import importlib
+
+ALGORITHMS = {"ippo": "algorithms.ippo"}
+
+
+def get_algorithm(name: str):
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; known algorithms: {', '.join(sorted(ALGORITHMS))}")
+    return importlib.import_module(ALGORITHMS[name])

@@ -1,0 +1,209 @@
+"""Stacked per-agent networks: G independent networks evaluated with one batched matmul per layer.
+
+Every parameter has a leading "net" axis of size G; net g's output depends only on slice g of every parameter, so
+networks share nothing but the kernel launch (tests check that gradients do not cross nets). Inputs are [G, B, D].
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _orthogonal_(weight: torch.Tensor, gain: float) -> None:
+    # Orthogonal init per net; weights are stored [G, in, out], torch's init works on [out, in].
+    for w in weight:
+        nn.init.orthogonal_(w.T, gain=gain)
+
+
+class StackedLinear(nn.Module):
+    def __init__(self, n_nets: int, in_dim: int, out_dim: int, gain: float = math.sqrt(2)):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_nets, in_dim, out_dim))
+        self.bias = nn.Parameter(torch.zeros(n_nets, 1, out_dim))
+        _orthogonal_(self.weight.data, gain)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class StackedLayerNorm(nn.Module):
+    """Per-net LayerNorm. Every LayerNorm in these networks feeds a linear layer, so its affine part is folded into
+    that layer's weights (``fold_into``): the same function and parameters, minus two passes over the activations."""
+
+    def __init__(self, n_nets: int, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n_nets, 1, dim))
+        self.bias = nn.Parameter(torch.zeros(n_nets, 1, dim))
+        self.eps = eps
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, x.shape[-1:], eps=self.eps)
+
+    def fold_into(self, weight: torch.Tensor, bias: torch.Tensor, nets: slice = slice(None)):
+        """(W', b') such that normalize(x) @ W' + b' == (normalize(x) * w + beta) @ W + b, for each of ``nets``."""
+        return self.weight[nets].transpose(1, 2) * weight, torch.baddbmm(bias, self.bias[nets], weight)
+
+
+class StackedGRU(nn.Module):
+    """A GRU cell per net (torch.nn.GRU's equations and gate order r, z, n)."""
+
+    def __init__(self, n_nets: int, in_dim: int, hidden: int):
+        super().__init__()
+        self.hidden = hidden
+        self.w_ih = nn.Parameter(torch.empty(n_nets, in_dim, 3 * hidden))
+        self.w_hh = nn.Parameter(torch.empty(n_nets, hidden, 3 * hidden))
+        self.b_ih = nn.Parameter(torch.zeros(n_nets, 1, 3 * hidden))
+        self.b_hh = nn.Parameter(torch.zeros(n_nets, 1, 3 * hidden))
+        _orthogonal_(self.w_ih.data, 1.0)
+        _orthogonal_(self.w_hh.data, 1.0)
+
+    def cell(self, gi: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """gi: the input half of the gates (x @ w_ih + b_ih, computed for a whole sequence at once)."""
+        gh = torch.baddbmm(self.b_hh, h, self.w_hh)
+        i_r, i_z, i_n = gi.chunk(3, -1)
+        h_r, h_z, h_n = gh.chunk(3, -1)
+        r = torch.sigmoid(i_r + h_r)
+        z = torch.sigmoid(i_z + h_z)
+        n = torch.tanh(i_n + r * h_n)
+        return n + z * (h - n)  # (1 - z) * n + z * h
+
+
+class RecurrentTrunk(nn.Module):
+    """LayerNorm(in) -> [Linear -> ReLU -> LayerNorm] x2 -> GRU -> LayerNorm (the DM² reference trunk), for
+    ``n_inputs * nets_per_input`` nets; nets j*n_inputs .. (j+1)*n_inputs-1 all read input j of x [n_inputs, B, in]
+    (an agent's actor and critic read the same observation, which is then normalised and read only once)."""
+
+    def __init__(self, n_inputs: int, nets_per_input: int, in_dim: int, hidden: int):
+        super().__init__()
+        self.n_inputs, self.nets_per_input, self.hidden = n_inputs, nets_per_input, hidden
+        n_nets = n_inputs * nets_per_input
+        self.input_norm = StackedLayerNorm(n_nets, in_dim)
+        self.fc1 = StackedLinear(n_nets, in_dim, hidden)
+        self.norm1 = StackedLayerNorm(n_nets, hidden)
+        self.fc2 = StackedLinear(n_nets, hidden, hidden)
+        self.norm2 = StackedLayerNorm(n_nets, hidden)
+        self.gru = StackedGRU(n_nets, hidden, hidden)
+        self.out_norm = StackedLayerNorm(n_nets, hidden)
+
+    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The parameter-free part of the input LayerNorm; training computes it once per rollout, not per epoch."""
+        return self.input_norm.normalize(x)
+
+    def _gru_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """normalised x [n_inputs, B, in] -> the GRU's input gates [n_nets, B, 3H]."""
+        J, K, H = self.nets_per_input, self.n_inputs, self.hidden
+        w, b = self.input_norm.fold_into(self.fc1.weight, self.fc1.bias)  # [J*K, in, H]
+        # Side by side per input: [K, in, J*H], so the normalised input is multiplied once for all its nets.
+        w = w.view(J, K, -1, H).permute(1, 2, 0, 3).reshape(K, -1, J * H)
+        b = b.view(J, K, 1, H).permute(1, 2, 0, 3).reshape(K, 1, J * H)
+        y = torch.baddbmm(b, x, w)  # [K, B, J*H]
+        y = y.view(K, -1, J, H).permute(2, 0, 1, 3).reshape(J * K, -1, H)
+        w, b = self.norm1.fold_into(self.fc2.weight, self.fc2.bias)
+        y = torch.baddbmm(b, self.norm1.normalize(F.relu(y)), w)
+        w, b = self.norm2.fold_into(self.gru.w_ih, self.gru.b_ih)
+        return torch.baddbmm(b, self.norm2.normalize(F.relu(y)), w)
+
+    def step(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: normalised x [n_inputs, B, in], h [n_nets, B, H] -> (normalised features [n_nets, B, H], h).
+        The features still need ``out_norm``'s affine, which the heads fold in."""
+        h = self.gru.cell(self._gru_inputs(x), h)
+        return self.out_norm.normalize(h), h
+
+    def sequence(self, x: torch.Tensor, h0: torch.Tensor, reset: torch.Tensor) -> torch.Tensor:
+        """Unroll over time. Normalised x [n_inputs, L, B, in], h0 [n_nets, B, H], reset [L, B] (True where an episode starts
+        at step t: the hidden state is zeroed before that step). Returns normalised features [n_nets, L, B, H]."""
+        K, L, B, _ = x.shape
+        gi = self._gru_inputs(x.reshape(K, L * B, -1)).view(-1, L, B, 3 * self.hidden)
+        keep = (~reset).to(x.dtype).unsqueeze(-1).unbind(0)  # L x [B, 1], broadcast over nets
+        h, outs = h0, []
+        # unbind, not gi[:, t]: indexing's backward would materialise a full-size zero gradient at every step.
+        for gi_t, keep_t in zip(gi.unbind(1), keep):
+            h = self.gru.cell(gi_t, h * keep_t)
+            outs.append(h)
+        return self.out_norm.normalize(torch.stack(outs, 1))
+
+
+class IndependentActorCritic(nn.Module):
+    """K agents, each with its own actor and its own critic (2K trunks stacked: actors are nets 0..K-1, critics
+    K..2K-1). Nothing is shared across agents or between an agent's actor and critic; stacking only batches the math.
+
+    Input per agent: its local observation and the one-hot of its previous action (zeros at an episode's start)."""
+
+    def __init__(self, n_agents: int, obs_dim: int, n_actions: int, hidden: int = 64, actor_gain: float = 0.01):
+        super().__init__()
+        self.n_agents, self.n_actions, self.hidden = n_agents, n_actions, hidden
+        self.input_dim = obs_dim + n_actions
+        self.trunk = RecurrentTrunk(n_agents, 2, self.input_dim, hidden)
+        self.actor_head = StackedLinear(n_agents, hidden, n_actions, gain=actor_gain)
+        self.critic_head = StackedLinear(n_agents, hidden, 1, gain=1.0)
+
+    def initial_hidden(self, batch: int) -> torch.Tensor:
+        return torch.zeros(2 * self.n_agents, batch, self.hidden)
+
+    def agent_parameter_slices(self, agent: int):
+        """(name, tensor slice) of every parameter belonging to agent ``agent`` (its actor and its critic)."""
+        K = self.n_agents
+        for name, p in self.named_parameters():
+            if name.startswith("trunk."):
+                yield name + ".actor", p[agent]
+                yield name + ".critic", p[K + agent]
+            else:
+                yield name, p[agent]
+
+    def inputs(self, obs: torch.Tensor, last_action: torch.Tensor) -> torch.Tensor:
+        """obs [..., K, O] and last_action [..., K] (-1 = none) -> normalised trunk input [K, ..., in].
+        Parameter-free, so training computes it once per rollout and reuses it in every epoch."""
+        onehot = F.one_hot((last_action + 1).long(), self.n_actions + 1)[..., 1:].to(obs.dtype)
+        x = torch.cat([obs, onehot], -1).movedim(-2, 0).contiguous()
+        return self.trunk.normalize_input(x)
+
+    def _heads(self, feats: torch.Tensor, avail: torch.Tensor):
+        K, norm = self.n_agents, self.trunk.out_norm
+        lead = feats.shape[1:-1]
+        a, c = (f.reshape(K, -1, self.hidden) for f in feats.split(K))  # split: its backward is a cheap cat
+        # out_norm's affine (nets 0..K-1 actors, K..2K-1 critics) folded into the heads
+        w_a, b_a = norm.fold_into(self.actor_head.weight, self.actor_head.bias, slice(0, K))
+        w_c, b_c = norm.fold_into(self.critic_head.weight, self.critic_head.bias, slice(K, 2 * K))
+        logits = torch.baddbmm(b_a, a, w_a).reshape(K, *lead, -1).movedim(0, -2)
+        value = torch.baddbmm(b_c, c, w_c).reshape(K, *lead).movedim(0, -1)
+        logits = logits.masked_fill(~avail, -1e10)  # unavailable actions get no probability
+        return logits, value
+
+    def step(self, obs, last_action, avail, h):
+        """Acting: obs [B, K, O], last_action [B, K], avail [B, K, A], h [2K, B, H] -> logits [B,K,A], value [B,K], h."""
+        feats, h = self.trunk.step(self.inputs(obs, last_action), h)
+        logits, value = self._heads(feats, avail)
+        return logits, value, h
+
+    def sequence(self, inputs, avail, h0, reset):
+        """Training: inputs [K, L, B, in] (from ``inputs``), avail [L, B, K, A], h0 [2K, B, H], reset [L, B]
+        -> logits [L, B, K, A], value [L, B, K]."""
+        feats = self.trunk.sequence(inputs, h0, reset)
+        return self._heads(feats, avail)
+
+
+def clip_grad_norm_per_agent(model: IndependentActorCritic, max_norm: float) -> torch.Tensor:
+    """Clip each agent's actor and each agent's critic to ``max_norm`` separately (what K independent learners with
+    their own ``clip_grad_norm_`` would do). Returns the 2K pre-clip norms (actors first, then critics)."""
+    K = model.n_agents
+    sq = torch.zeros(2 * K)
+    groups = []  # (grad, net index of each leading slice)
+    for name, p in model.named_parameters():
+        if p.grad is None:
+            continue
+        if name.startswith("trunk."):
+            idx = torch.arange(2 * K)
+        elif name.startswith("actor_head."):
+            idx = torch.arange(K)
+        else:
+            idx = torch.arange(K, 2 * K)
+        sq.index_add_(0, idx, p.grad.reshape(p.shape[0], -1).pow(2).sum(1))
+        groups.append((p.grad, idx))
+    norms = sq.sqrt()
+    scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    for grad, idx in groups:
+        grad.mul_(scale[idx].view(-1, *([1] * (grad.dim() - 1))))
+    return norms

@@ -1,0 +1,83 @@
+"""Run folders: resolved config, metrics.csv, checkpoints and logs, every file written atomically (temp + rename)
+so a killed run never leaves a half-written file behind."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint written by this project (tensors and plain containers only: no pickled code)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated or corrupted files surface here
+        raise RuntimeError(f"cannot read checkpoint {path}: it is corrupted or truncated ({exc})") from exc
+
+
+def write_resolved_config(run_dir: Path, cfg, extra: dict[str, Any]) -> None:
+    payload = {"config": dataclasses.asdict(cfg), **extra}
+    atomic_write_text(Path(run_dir) / "config.yaml", yaml.safe_dump(payload, sort_keys=False))
+
+
+class MetricsTable:
+    """metrics.csv: one row per evaluation, rewritten whole (atomically) on every append; rows are kept in the
+    resume checkpoint so a resumed run continues the same table."""
+
+    def __init__(self, path: Path, columns: list[str], rows: list[dict] | None = None):
+        self.path, self.columns, self.rows = Path(path), columns, list(rows or [])
+
+    def append(self, row: dict) -> None:
+        missing = set(self.columns) - set(row)
+        if missing:
+            raise KeyError(f"metrics row lacks columns {sorted(missing)}")
+        self.rows.append({c: row[c] for c in self.columns})
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self.columns)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.path, buf.getvalue())
+
+
+def file_logger(run_dir: Path, name: str = "marlbench") -> logging.Logger:
+    logger = logging.getLogger(f"{name}.{Path(run_dir).resolve()}")
+    if not logger.handlers:
+        handler = logging.FileHandler(Path(run_dir) / "train.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger

@@ -1,0 +1,162 @@
+"""Env contract: names, shapes, seeding, auto-reset, episode accounting, win detection, masks, no recompiles."""
+import numpy as np
+import pytest
+
+import envs
+
+PAPER_MAPS = {  # map: (agents, obs dim, actions, SMAC episode limit) -- SMAX dims from ../shared/reference
+    "5m_vs_6m": (5, 140, 11, 70),
+    "3s_vs_4z": (3, 88, 9, 200),
+    "3s_vs_3z": (3, 75, 8, 150),
+    "3s_vs_5z": (3, 101, 10, 250),
+    "8m_vs_9m": (8, 218, 14, 120),
+}
+
+
+def random_actions(rng, avail):
+    return (rng.random(avail.shape) * avail).argmax(-1)
+
+
+def test_task_names_and_errors():
+    tasks = envs.list_tasks()
+    for m in PAPER_MAPS:
+        assert f"smax/{m}" in tasks
+    assert {"mpe/spread_3", "mpe/spread_6", "mpe/speaker_listener", "mpe/reference"} <= set(tasks)
+    with pytest.raises(ValueError, match=r"unknown task 'smax/5m_vs_7m'.*smax/5m_vs_6m"):
+        envs.make("smax/5m_vs_7m")
+    with pytest.raises(ValueError, match="unknown backend 'sc2'.*smax, mpe, smac"):
+        envs.make("sc2/3m")
+    with pytest.raises(ValueError, match="must look like"):
+        envs.make("3m")
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['local_ratio'\]"):
+        envs.make("smax/3m", local_ratio=0.5)
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_MAPS))
+def test_paper_map_specs(name):
+    spec = envs.task_spec(f"smax/{name}")
+    assert (spec.n_agents, spec.obs_dim, spec.n_actions, spec.episode_limit) == PAPER_MAPS[name]
+    assert spec.has_win and spec.reward_scale == 10.0
+
+
+def test_smax_step_contract_and_autoreset():
+    env = envs.make("smax/3m", num_envs=16, seed=0)
+    spec, n = env.spec, env.num_envs
+    o = env.reset()
+    assert o.obs.shape == (n, 3, spec.obs_dim) and o.obs.dtype == np.float32
+    assert o.state.shape == (n, spec.state_dim)
+    assert o.avail_actions.shape == (n, 3, spec.n_actions) and o.avail_actions.dtype == bool
+    assert o.alive.shape == (n, 3) and o.alive.all()
+    rng = np.random.default_rng(0)
+    length = np.zeros(n, int)
+    ret = np.zeros(n)
+    n_done = 0
+    for _ in range(3 * spec.episode_limit):
+        r = env.step(random_actions(rng, o.avail_actions))
+        length += 1
+        ret += r.reward
+        assert r.reward.shape == (n,) and r.done.shape == (n,)
+        assert not (r.terminated & r.truncated).any()
+        assert (r.done == (r.terminated | r.truncated)).all()
+        assert not (r.battle_won & ~r.terminated).any()  # a win ends the episode by its outcome
+        d = r.done
+        np.testing.assert_array_equal(r.episode_length[d], length[d])
+        np.testing.assert_allclose(r.episode_return[d], ret[d], rtol=1e-5)
+        assert (r.episode_length[d] <= spec.episode_limit).all()
+        assert (r.truncated == (r.done & (length == spec.episode_limit))).all()
+        # after an auto-reset every agent is alive again
+        assert r.alive[d].all()
+        # dead agents may only "stop" (SMAX action 4)
+        dead = ~r.alive
+        assert (r.avail_actions[dead][:, 4]).all() and r.avail_actions[dead].sum() == dead.sum()
+        length[d] = 0
+        ret[d] = 0
+        n_done += d.sum()
+        o = r
+    assert n_done > 0
+    assert env.compiled_step_count() == 1  # reset's weak types were cast: no second compile
+
+
+def test_seeding_and_state_roundtrip():
+    a = envs.make("smax/3m", num_envs=8, seed=3)
+    b = envs.make("smax/3m", num_envs=8, seed=3)
+    c = envs.make("smax/3m", num_envs=8, seed=4)
+    oa, ob, oc = a.reset(), b.reset(), c.reset()
+    np.testing.assert_array_equal(oa.obs, ob.obs)
+    assert not np.array_equal(oa.obs, oc.obs)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        act = random_actions(rng, oa.avail_actions)
+        oa, ob = a.step(act), b.step(act)
+    saved = a.get_state()
+    acts = [random_actions(rng, oa.avail_actions) for _ in range(20)]
+    first = [a.step(x).obs for x in acts]
+    a.set_state(saved)
+    again = [a.step(x).obs for x in acts]
+    for x, y in zip(first, again):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_reward_scale_and_win_detection():
+    """A scripted focus-fire policy wins 3m sometimes; wins get the bonus, and rewards scale linearly."""
+    returns = {}
+    for scale in (1.0, 10.0):
+        env = envs.make("smax/3m", num_envs=32, seed=0, reward_scale=scale)
+        o = env.reset()
+        won, ret, ended = [], [], np.zeros(32, bool)
+        for _ in range(env.spec.episode_limit):
+            attack = o.avail_actions[..., 5:]
+            # attack the lowest-index enemy in range, else move east (enemies start on the east side)
+            act = np.where(attack.any(-1), 5 + attack.argmax(-1), 1)
+            act = np.where(o.alive, act, 4)
+            r = env.step(act)
+            new = r.done & ~ended
+            won += r.battle_won[new].tolist()
+            ret += r.episode_return[new].tolist()
+            ended |= r.done
+            o = r
+        returns[scale] = (np.array(ret), np.array(won))
+    ret1, won1 = returns[1.0]
+    ret10, won10 = returns[10.0]
+    np.testing.assert_allclose(ret10, 10 * ret1, rtol=1e-4)
+    assert won1.any(), "the focus-fire script should win some 3m episodes"
+    assert (ret1[won1] >= 1.99).all()  # all enemy health (1) + win bonus (1)
+    assert (ret1[~won1] < 1.99).all()
+
+
+def test_mpe_tasks():
+    env = envs.make("mpe/speaker_listener", num_envs=4, seed=0)
+    o = env.reset()
+    assert env.spec.n_agents == 2 and not env.spec.has_win
+    # the speaker has 3 actions, the listener 5: the speaker's padded actions are unavailable
+    assert o.avail_actions[:, 0].sum(-1).tolist() == [3] * 4 and o.avail_actions[:, 1].all()
+    assert (o.obs[:, 0, 3:] == 0).all()  # speaker obs (3) zero-padded to the listener's 11
+    for name, n in [("mpe/spread_3", 3), ("mpe/spread_6_hetero", 6), ("mpe/reference", 2)]:
+        env = envs.make(name, num_envs=4, seed=0)
+        o = env.reset()
+        assert o.obs.shape[:2] == (4, n)
+        for _ in range(env.spec.episode_limit):
+            r = env.step(np.zeros((4, n), int))
+        assert r.done.all() and r.truncated.all() and not r.battle_won.any()
+    hetero = envs.mpe._make_jaxmarl_env("spread_3_hetero", 0.0)
+    assert len(set(np.asarray(hetero.rad[:3]).round(3).tolist())) == 3
+
+
+def test_bad_actions_rejected():
+    env = envs.make("smax/3m", num_envs=2, seed=0)
+    env.reset()
+    with pytest.raises(ValueError, match=r"actions must have shape \(2, 3\)"):
+        env.step(np.zeros((2, 4), int))
+    with pytest.raises(TypeError, match="integers"):
+        env.step(np.zeros((2, 3), float))
+
+
+def test_real_smac_backend_explains_how_to_install():
+    # the backend is optional; without it, asking for it must say how to get it
+    try:
+        import smac.env  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match=r"oxwhirl's SMAC and StarCraft II.*oxwhirl/smac.*PyPI package named `smac` is SMAC3"):
+            envs.make("smac/3m")
+    else:  # pragma: no cover - only where SMAC is installed
+        pytest.skip("oxwhirl smac is installed here")

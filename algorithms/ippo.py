@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
+import yaml
 from tqdm import tqdm
 
 import envs
@@ -89,9 +90,15 @@ class IPPOConfig:
         check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
         check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         try:
-            envs.task_spec(self.task)
+            spec = envs.task_spec(self.task)
         except (ValueError, ImportError) as exc:
             raise ConfigError(f"task: {exc}") from None
+        T = self.rollout_steps(spec.episode_limit)
+        source = f"the episode limit of {self.task}" if self.rollout_mode == "episodes" else "rollout_length"
+        check(T % self.chunk_length == 0, f"chunk_length {self.chunk_length} must divide the rollout length {T} ({source})")
+        n_seq = (T // self.chunk_length) * self.num_envs
+        check(self.num_minibatches <= n_seq,
+              f"num_minibatches {self.num_minibatches} exceeds the {n_seq} sequences per rollout")
 
     def autocast(self):
         if self.precision == "bfloat16":
@@ -121,13 +128,7 @@ class IPPO:
         self.env = envs.make(cfg.task, num_envs=cfg.num_envs, seed=cfg.seed, **env_opts)
         self.eval_env = envs.make(cfg.task, num_envs=cfg.eval_episodes, seed=cfg.seed + 1_000_003, **env_opts)
         self.spec = spec = self.env.spec
-        self.T = cfg.rollout_steps(spec.episode_limit)
-        if self.T % cfg.chunk_length:
-            raise ConfigError(f"chunk_length {cfg.chunk_length} must divide the rollout length {self.T} "
-                              f"({'episode limit of ' + cfg.task if cfg.rollout_mode == 'episodes' else 'rollout_length'})")
-        n_seq = (self.T // cfg.chunk_length) * cfg.num_envs
-        if cfg.num_minibatches > n_seq:
-            raise ConfigError(f"num_minibatches {cfg.num_minibatches} exceeds the {n_seq} sequences per rollout")
+        self.T = cfg.rollout_steps(spec.episode_limit)  # validate() checked that chunk_length divides it
         self.gen = torch.Generator().manual_seed(cfg.seed)
         torch.manual_seed(cfg.seed)  # parameter init
         self.net = IndependentActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, cfg.hidden_size, cfg.actor_gain)
@@ -181,11 +182,9 @@ class IPPO:
             self.hidden = self.hidden * (~done).view(1, -1, 1).float()
             self.last_action = torch.where(done.view(-1, 1), torch.full_like(action, -1), action)
             self.episode_start = done
-        _, last_value, _ = self.net.step(torch.from_numpy(self.obs.obs), self.last_action,
-                                         torch.from_numpy(self.obs.avail_actions), self.hidden)
-        self.last_value, self.last_alive = last_value, torch.from_numpy(self.obs.alive)
-        if cfg.rollout_mode == "episodes":  # no episode continues into the next rollout
-            self.last_alive = torch.zeros_like(self.last_alive)
+        # Bootstrap values for episodes that go on past the rollout (episodes mode: none do, the dones cut them).
+        _, self.last_value, _ = self.net.step(torch.from_numpy(self.obs.obs), self.last_action,
+                                              torch.from_numpy(self.obs.avail_actions), self.hidden)
         steps = int(buf.valid.sum())
         self.env_steps += steps
         return {"steps": steps, "returns": returns, "wins": wins}
@@ -195,19 +194,19 @@ class IPPO:
         cfg, buf, K = self.cfg, self.buf, self.spec.n_agents
         # CALCULATE ADVANTAGE (per agent, with its own critic; the team reward is every agent's reward)
         rewards = buf.rewards.unsqueeze(-1).expand(-1, -1, K)
-        adv, ret = compute_gae(rewards, buf.values, buf.alive, buf.dones, self.last_value, self.last_alive,
-                               cfg.gamma, cfg.gae_lambda)
-        mask = buf.valid.unsqueeze(-1) & buf.alive  # [T, N, K]: steps where the agent made a decision
-        m = mask.float()
-        count = m.sum((0, 1)).clamp(min=1)
-        mean = (adv * m).sum((0, 1)) / count
-        std = (((adv - mean) ** 2 * m).sum((0, 1)) / count).sqrt()
+        adv, ret = compute_gae(rewards, buf.values, buf.alive, buf.dones, self.last_value, cfg.gamma, cfg.gae_lambda)
+        # Policy terms use the steps where the agent made a decision; the critic also learns dead steps' reward tails.
+        decided = (buf.valid.unsqueeze(-1) & buf.alive).float()  # [T, N, K]
+        in_episode = buf.valid.unsqueeze(-1).expand_as(decided).float()
+        count = decided.sum((0, 1)).clamp(min=1)
+        mean = (adv * decided).sum((0, 1)) / count
+        std = (((adv - mean) ** 2 * decided).sum((0, 1)) / count).sqrt()
         adv = (adv - mean) / (std + 1e-8)  # normalised per agent, over that agent's own decisions
 
         L = cfg.chunk_length
         seq = {name: to_sequences(x, L) for name, x in dict(
             obs=buf.obs, last_action=buf.last_action, avail=buf.avail, actions=buf.actions, logp=buf.logp,
-            values=buf.values, adv=adv, ret=ret, mask=m, starts=buf.starts).items()}
+            values=buf.values, adv=adv, ret=ret, mask=decided, value_mask=in_episode, starts=buf.starts).items()}
         seq["inputs"] = self.net.inputs(seq.pop("obs"), seq.pop("last_action"))  # [K, L, B, in]: agents first
         seq_dim = {k: 2 if k == "inputs" else 1 for k in seq}  # where the sequence index is
         h0 = hidden_at_sequence_starts(buf.hidden, L)
@@ -226,15 +225,16 @@ class IPPO:
                 logits, value = self.net.sequence(b["inputs"], b["avail"], h0_b, b["starts"])
                 logp_all = torch.log_softmax(logits, -1)
                 logp = logp_all.gather(-1, b["actions"].unsqueeze(-1)).squeeze(-1)
-                mb, cnt = b["mask"], b["mask"].sum((0, 1)).clamp(min=1)
-                per_agent = lambda x: (x * mb).sum((0, 1)) / cnt  # noqa: E731  [K]: each agent's own mean
+                def per_agent(x, mask=b["mask"]):  # [K]: each agent's own masked mean
+                    return (x * mask).sum((0, 1)) / mask.sum((0, 1)).clamp(min=1)
+
                 ratio = torch.exp(logp - b["logp"])
                 pg = -torch.min(ratio * b["adv"], ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * b["adv"])
                 v_clipped = b["values"] + (value - b["values"]).clamp(-cfg.clip, cfg.clip)
                 huber = lambda x: F.huber_loss(x, b["ret"], reduction="none", delta=cfg.huber_delta)  # noqa: E731
                 v_loss = torch.max(huber(value), huber(v_clipped))
                 entropy = -(logp_all.exp() * logp_all).sum(-1)
-                pg_a, v_a, ent_a = per_agent(pg), per_agent(v_loss), per_agent(entropy)
+                pg_a, v_a, ent_a = per_agent(pg), per_agent(v_loss, b["value_mask"]), per_agent(entropy)
                 # Summing per-agent losses: agent k's parameters get exactly agent k's gradient.
                 loss = (pg_a + cfg.value_coef * v_a - cfg.entropy_coef * ent_a).sum()
                 self.opt.zero_grad(set_to_none=True)
@@ -282,18 +282,29 @@ class IPPO:
         self.episode_start, self.env_steps = state["episode_start"], state["env_steps"]
 
 
+def _existing_config_hash(run_dir: Path, state: dict | None) -> str | None:
+    if state is not None:
+        return state.get("config_hash")
+    resolved = run_dir / "config.yaml"
+    if resolved.exists():
+        return (yaml.safe_load(resolved.read_text()) or {}).get("config_hash")
+    return None
+
+
 def train(cfg: IPPOConfig, run_dir: str | Path, progress: bool = True, restart_if_changed: bool = False) -> list[dict]:
     """Train one run into ``run_dir`` (config.yaml, metrics.csv, checkpoints/, final_model.pt, train.log).
-    A run folder with a resume checkpoint of the same config continues from it; one of another config is an error,
-    or, with ``restart_if_changed``, is cleared and started over. Returns the metrics rows."""
+    A run folder with a resume checkpoint (an unfinished run) of the same config continues from it; one of another
+    config is an error, or, with ``restart_if_changed``, is cleared and started over. A finished run folder is
+    trained again from scratch. Returns the metrics rows."""
     run_dir = Path(run_dir)
     chash = config_hash(cfg)
     resume_path = run_dir / "resume.pt"
     state = load_checkpoint(resume_path) if resume_path.exists() else None
-    if state is not None and state.get("config_hash") != chash:
+    existing = _existing_config_hash(run_dir, state)
+    if existing is not None and existing != chash:
         if not restart_if_changed:
-            raise RuntimeError(f"{run_dir} holds a run with a different config (hash {state.get('config_hash')} vs "
-                               f"{chash}); use another run folder, delete it, or pass --restart-if-changed")
+            raise RuntimeError(f"{run_dir} holds a run with a different config (hash {existing} vs {chash}); use "
+                               f"another run folder, delete it, or pass --restart-if-changed")
         shutil.rmtree(run_dir)
         state = None
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -307,6 +318,7 @@ def train(cfg: IPPOConfig, run_dir: str | Path, progress: bool = True, restart_i
     if state is not None:
         algo.load_training_state(state)
         metrics.rows = state["metrics_rows"]
+        metrics.write()  # the folder's metrics.csv may be gone (Snakemake removes outputs before a rerun)
         next_eval, next_ckpt, wall_time = state["next_eval"], state["next_ckpt"], state["wall_time"]
         log.info("resumed at %d env steps", algo.env_steps)
     else:
@@ -355,6 +367,8 @@ def train(cfg: IPPOConfig, run_dir: str | Path, progress: bool = True, restart_i
             next_ckpt += cfg.checkpoint_interval
     bar.close()
     atomic_torch_save(algo.model_state(), run_dir / "final_model.pt")
+    # A finished run keeps no resume state: running it again (e.g. Snakemake after a code change) trains afresh.
+    resume_path.unlink(missing_ok=True)
     log.info("done: %d env steps, %.1f s", algo.env_steps, wall_time)
     return metrics.rows
 

@@ -12,7 +12,8 @@ from envs.jax_env import JaxAdapter, JaxBatchedEnv, configure_jax
 EPISODE_LIMIT = 25  # MPE's standard episode length (jaxmarl MAX_STEPS)
 
 # Heterogeneous cooperative navigation: agents of different sizes, larger agents slower (CESMA evaluates spread with
-# homogeneous and heterogeneous agents). Radii cycle through these; accel and max speed scale inversely with radius.
+# homogeneous and heterogeneous agents). Radii cycle through these; acceleration scales inversely with radius (jaxmarl
+# agents have no speed cap, so damping and acceleration set their speed).
 HETERO_RADII = (0.10, 0.15, 0.20)
 BASE_RADIUS, BASE_ACCEL = 0.15, 5.0
 
@@ -47,8 +48,6 @@ def _make_jaxmarl_env(task: str, local_ratio: float):
         # Attributes are read when the step is traced, so replacing them before the first jit is enough.
         env.rad = jnp.concatenate([radii, env.rad[n:]])
         env.accel = BASE_ACCEL * BASE_RADIUS / radii
-        speed = env.max_speed if env.max_speed.ndim else jnp.full((env.num_entities,), env.max_speed)
-        env.max_speed = jnp.concatenate([speed[:n] * BASE_RADIUS / radii, speed[n:]])
     return env
 
 

@@ -70,8 +70,10 @@ def test_cli_reports_config_errors(tmp_path, capsys):
     assert not (tmp_path / "run").exists()  # nothing is started on bad input
 
 
-def test_chunk_length_must_divide_rollout(tmp_path):
-    from algorithms.ippo import IPPO
-    cfg = resolve(IPPOConfig, {"num_envs": 2, "rollout_length": 30, "chunk_length": 16, "eval_episodes": 2})
-    with pytest.raises(ConfigError, match="chunk_length 16 must divide the rollout length 30"):
-        IPPO(cfg)
+def test_rollout_shape_checked_with_the_config():
+    with pytest.raises(ConfigError, match=r"chunk_length 16 must divide the rollout length 30 \(rollout_length\)"):
+        resolve(IPPOConfig, {"rollout_length": 30, "chunk_length": 16})
+    with pytest.raises(ConfigError, match="must divide the rollout length 25 .the episode limit of mpe/spread_3"):
+        resolve(IPPOConfig, {"task": "mpe/spread_3", "rollout_mode": "episodes", "chunk_length": 10})
+    with pytest.raises(ConfigError, match="num_minibatches 9 exceeds the 8 sequences"):
+        resolve(IPPOConfig, {"num_envs": 2, "rollout_length": 64, "chunk_length": 16, "num_minibatches": 9})

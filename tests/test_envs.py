@@ -140,6 +140,7 @@ def test_mpe_tasks():
         assert r.done.all() and r.truncated.all() and not r.battle_won.any()
     hetero = envs.mpe._make_jaxmarl_env("spread_3_hetero", 0.0)
     assert len(set(np.asarray(hetero.rad[:3]).round(3).tolist())) == 3
+    assert np.all(np.diff(np.asarray(hetero.accel)) < 0)  # larger agents accelerate less
 
 
 def test_bad_actions_rejected():

@@ -65,9 +65,11 @@ def test_outputs_reproducibility_and_resume(tmp_path, monkeypatch):
     for k, v in final["model"].items():
         torch.testing.assert_close(load_checkpoint(tmp_path / "d" / "final_model.pt")["model"][k], v)
     assert "resumed at 512 env steps" in (tmp_path / "d" / "train.log").read_text()
-    # rerunning a finished run adds nothing
+    # a finished run keeps no resume state; running it again (e.g. after metrics.csv was deleted) retrains it
+    assert not (tmp_path / "d" / "resume.pt").exists()
+    (tmp_path / "d" / "metrics.csv").unlink()
     train(cfg, tmp_path / "d", progress=False)
-    assert len(metrics(tmp_path / "d")) == 4
+    pd.testing.assert_frame_equal(m, metrics(tmp_path / "d"))
 
     # a different config in the same folder is refused, or restarted on request
     with pytest.raises(RuntimeError, match="different config"):

@@ -161,3 +161,14 @@ def test_separate_optimiser_state_and_clipping():
     for name, p in net.named_parameters():
         state = opt.state[p]["exp_avg"]
         assert state[2].abs().sum() == 0, name
+
+
+def test_bfloat16_autocast_keeps_heads_in_float32():
+    net = make_net()
+    B = 64
+    obs, last = torch.randn(B, K, O), torch.randint(-1, A, (B, K))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, value, _ = net.step(obs, last, torch.ones(B, K, A, dtype=torch.bool), torch.randn(2 * K, B, H))
+    assert logits.dtype == torch.float32 and value.dtype == torch.float32
+    # values near 15 are not quantised to bf16's ~0.06 grid
+    assert len(set((value + 15).flatten().tolist())) == value.numel()

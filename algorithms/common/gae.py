@@ -2,8 +2,10 @@
 
 Episodes end for all agents at once (``dones``), but an agent that died keeps collecting the team reward until the
 episode ends (SMAC's "noble sacrifice": its death can still help the team win). Its post-death steps are no decisions
-(not trained on), so its last living action is credited with the exact discounted sum of the team rewards that follow
-(a Monte-Carlo tail) instead of bootstrapping from values of dead observations its critic never learns.
+(no policy loss), so its last living action is credited with the discounted team rewards that follow: the exact
+Monte-Carlo tail when the episode ends inside the rollout, else the tail up to the rollout's end plus the agent's own
+critic value of its (dead) observation there. The critic is trained on dead steps towards these tails, so that
+bootstrap is learned from the agent's own data; no teammate's value is used (agents stay decentralised).
 """
 from __future__ import annotations
 
@@ -15,24 +17,22 @@ def compute_gae(
     values: torch.Tensor,  # [T, N, K] critic value at obs_t
     alive: torch.Tensor,  # [T, N, K] bool, agent alive (acting) at obs_t
     dones: torch.Tensor,  # [T, N] bool, the episode ended with step t (terminated or truncated)
-    last_values: torch.Tensor,  # [N, K] value of the obs after the rollout's last step
-    last_alive: torch.Tensor,  # [N, K] bool
+    last_values: torch.Tensor,  # [N, K] value of the obs after the rollout's last step (dead agents too)
     gamma: float,
     lam: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (advantages, returns), both [T, N, K]; zero where the agent is dead. No bootstrap past an episode's
-    end. A dead agent at the rollout's end has an unknown tail and is bootstrapped with 0 (rare, small bias)."""
+    """Returns (advantages, returns), both [T, N, K]. Advantages are zero where the agent is dead; returns there are
+    the reward tails (value targets for dead steps). No bootstrap past an episode's end."""
     T = rewards.shape[0]
     advantages = torch.zeros_like(rewards)
-    next_value = torch.where(last_alive, last_values, torch.zeros_like(last_values))
-    next_adv = torch.zeros_like(last_values)
+    returns = torch.zeros_like(rewards)
+    next_value, next_adv = last_values, torch.zeros_like(last_values)
     for t in reversed(range(T)):
         nonterminal = (~dones[t]).to(rewards.dtype).unsqueeze(-1)
         target = rewards[t] + gamma * nonterminal * next_value
-        # Dead at t: the "value" is the Monte-Carlo tail itself, so delta = 0 and no advantage accrues.
+        # Dead at t: the "value" is the tail itself, so delta = 0 and no advantage accrues.
         value_t = torch.where(alive[t], values[t], target)
         adv = torch.where(alive[t], target - value_t + gamma * lam * nonterminal * next_adv, torch.zeros_like(target))
-        advantages[t] = adv
+        advantages[t], returns[t] = adv, torch.where(alive[t], adv + values[t], target)
         next_value, next_adv = value_t, adv
-    returns = torch.where(alive, advantages + values, torch.zeros_like(values))
     return advantages, returns

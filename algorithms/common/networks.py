@@ -73,8 +73,8 @@ class StackedGRU(nn.Module):
 
 class RecurrentTrunk(nn.Module):
     """LayerNorm(in) -> [Linear -> ReLU -> LayerNorm] x2 -> GRU -> LayerNorm (the DM² reference trunk), for
-    ``n_inputs * nets_per_input`` nets; nets j*n_inputs .. (j+1)*n_inputs-1 all read input j of x [n_inputs, B, in]
-    (an agent's actor and critic read the same observation, which is then normalised and read only once)."""
+    ``n_inputs * nets_per_input`` nets; net j*n_inputs + k reads input k of x [n_inputs, B, in] (an agent's actor,
+    j=0, and critic, j=1, read the same observation, which is then normalised and multiplied only once)."""
 
     def __init__(self, n_inputs: int, nets_per_input: int, in_dim: int, hidden: int):
         super().__init__()
@@ -164,11 +164,13 @@ class IndependentActorCritic(nn.Module):
         K, norm = self.n_agents, self.trunk.out_norm
         lead = feats.shape[1:-1]
         a, c = (f.reshape(K, -1, self.hidden) for f in feats.split(K))  # split: its backward is a cheap cat
-        # out_norm's affine (nets 0..K-1 actors, K..2K-1 critics) folded into the heads
-        w_a, b_a = norm.fold_into(self.actor_head.weight, self.actor_head.bias, slice(0, K))
-        w_c, b_c = norm.fold_into(self.critic_head.weight, self.critic_head.bias, slice(K, 2 * K))
-        logits = torch.baddbmm(b_a, a, w_a).reshape(K, *lead, -1).movedim(0, -2)
-        value = torch.baddbmm(b_c, c, w_c).reshape(K, *lead).movedim(0, -1)
+        # Heads in float32 (bf16 would round values to ~0.1 near 20), with out_norm's affine folded in
+        # (nets 0..K-1 are actors, K..2K-1 critics).
+        with torch.autocast("cpu", enabled=False):
+            w_a, b_a = norm.fold_into(self.actor_head.weight, self.actor_head.bias, slice(0, K))
+            w_c, b_c = norm.fold_into(self.critic_head.weight, self.critic_head.bias, slice(K, 2 * K))
+            logits = torch.baddbmm(b_a, a.float(), w_a).reshape(K, *lead, -1).movedim(0, -2)
+            value = torch.baddbmm(b_c, c.float(), w_c).reshape(K, *lead).movedim(0, -1)
         logits = logits.masked_fill(~avail, -1e10)  # unavailable actions get no probability
         return logits, value
 

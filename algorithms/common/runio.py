@@ -15,11 +15,21 @@ import torch
 import yaml
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; results should be as readable as any other file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -65,6 +75,9 @@ class MetricsTable:
         if missing:
             raise KeyError(f"metrics row lacks columns {sorted(missing)}")
         self.rows.append({c: row[c] for c in self.columns})
+        self.write()
+
+    def write(self) -> None:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=self.columns)
         writer.writeheader()
@@ -73,11 +86,14 @@ class MetricsTable:
 
 
 def file_logger(run_dir: Path, name: str = "marlbench") -> logging.Logger:
+    """A logger appending to run_dir/train.log; a fresh handler per call (the folder may have been recreated)."""
     logger = logging.getLogger(f"{name}.{Path(run_dir).resolve()}")
-    if not logger.handlers:
-        handler = logging.FileHandler(Path(run_dir) / "train.log")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+        old.close()
+    handler = logging.FileHandler(Path(run_dir) / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
     return logger

@@ -24,6 +24,21 @@ def ippo_hparams(task: str, seed: int) -> dict:
         raise ValueError(f"config/ippo for {task} seed {seed}: {exc}") from None
 
 
+def ippo_mem_mb(hp: dict) -> int:
+    """Memory request: ~1.5 GB of process (torch + JAX) plus the rollout and its activations, generously."""
+    import envs
+
+    spec = envs.task_spec(hp["task"])
+    steps = hp["num_envs"] * (spec.episode_limit if hp["rollout_mode"] == "episodes" else hp["rollout_length"])
+    per_step = 4 * spec.n_agents * (3 * (spec.obs_dim + spec.n_actions) + 2 * 12 * hp["hidden_size"])
+    return int(1500 + 3 * steps * per_step / 2**20)
+
+
+def ippo_runtime_min(hp: dict) -> int:
+    """Wall-time request at a conservative 1,000 env steps/s on 2 cores (bigger maps train slower)."""
+    return max(30, int(hp["total_env_steps"] / 1000 / 60 * 1.5))
+
+
 def ippo_run_dirs() -> list[str]:
     return [f"results/ippo/{task}/seed{seed}" for task in config["ippo_runs"]["tasks"]
             for seed in config["ippo_runs"]["seeds"]]

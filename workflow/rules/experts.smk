@@ -15,8 +15,8 @@ rule train_ippo:
         "benchmarks/ippo/{backend}/{task}/seed{seed}.tsv"
     threads: lambda wc: ippo_hparams(f"{wc.backend}/{wc.task}", wc.seed)["torch_threads"]
     resources:
-        mem_mb=2000,
-        runtime=120,
+        mem_mb=lambda wc: ippo_mem_mb(ippo_hparams(f"{wc.backend}/{wc.task}", wc.seed)),
+        runtime=lambda wc: ippo_runtime_min(ippo_hparams(f"{wc.backend}/{wc.task}", wc.seed)),
     shell:
         "{PYTHON} -m algorithms.ippo --run-dir {params.run_dir} --restart-if-changed --no-progress "
         "--set-json '{params.hparams}' > {log} 2>&1"

@@ -57,10 +57,13 @@ def main(argv=None) -> int:
             for seed, df in seeds:
                 (line,) = ax.plot(df.env_steps / 1e6, df[metric], lw=0.8, alpha=0.4, color=color)
                 color = line.get_color()
-            n = min(len(df) for _, df in seeds)  # evaluations share a step grid across seeds
-            steps = seeds[0][1].env_steps.to_numpy()[:n] / 1e6
-            mean = np.mean([df[metric].to_numpy()[:n] for _, df in seeds], axis=0)
-            ax.plot(steps, mean, lw=2, color=color, label=f"{algo.upper()} (mean of {len(seeds)} seed{'s' * (len(seeds) > 1)})")
+            # Seeds evaluate at slightly different steps (first update past each interval): average on a common grid.
+            end = min(df.env_steps.max() for _, df in seeds)
+            steps = np.linspace(0, end, 101)
+            mean = np.mean([np.interp(steps, df.env_steps, df[metric]) for _, df in seeds], axis=0)
+            steps = steps / 1e6
+            label = f"{algo.upper()} (mean of {len(seeds)} seeds)" if len(seeds) > 1 else f"{algo.upper()} (seed {seeds[0][0]})"
+            ax.plot(steps, mean, lw=2, color=color, label=label)
         ax.set_title(task)
         ax.set_xlabel("environment steps (millions)")
         ax.set_ylabel("test win rate (greedy)" if has_win[task] else "test return (greedy)")

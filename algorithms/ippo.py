@@ -256,7 +256,7 @@ class IPPO:
 
     # ---------------------------------------------------------------- checkpoints
     def model_state(self) -> dict:
-        return {"model": self.net.state_dict(), "env_steps": self.env_steps, "task": self.cfg.task,
+        return {"algorithm": "ippo", "model": self.net.state_dict(), "env_steps": self.env_steps, "task": self.cfg.task,
                 "spec": dataclasses.asdict(self.spec), "config": dataclasses.asdict(self.cfg)}
 
     def training_state(self) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-ALGORITHMS = {"ippo": "algorithms.ippo"}
+ALGORITHMS = {"ippo": "algorithms.ippo", "dm2": "algorithms.dm2"}
 
 
 def get_algorithm(name: str):

@@ -109,9 +109,7 @@ class IPPOConfig:
         return episode_limit if self.rollout_mode == "episodes" else self.rollout_length
 
 
-METRIC_COLUMNS = ["env_steps", "test_win_rate", "test_return", "test_length", "train_return", "train_win_rate",
-                  "train_episodes", "pg_loss", "value_loss", "entropy", "approx_kl", "clip_frac", "wall_time",
-                  "steps_per_s"]
+PPO_STATS = ["pg_loss", "value_loss", "entropy", "approx_kl", "clip_frac"]
 
 
 def config_hash(cfg: IPPOConfig) -> str:
@@ -120,6 +118,10 @@ def config_hash(cfg: IPPOConfig) -> str:
 
 class IPPO:
     """State of one IPPO run: networks, optimiser, envs, and the rollout in progress."""
+
+    name = "ippo"
+    update_stats = PPO_STATS  # the update's statistics, in metrics.csv column order
+    run_metadata: dict = {}  # extra facts for the run's config.yaml
 
     def __init__(self, cfg: IPPOConfig):
         self.cfg = cfg
@@ -191,9 +193,13 @@ class IPPO:
 
     # ---------------------------------------------------------------- learning
     def update(self) -> dict:
-        cfg, buf, K = self.cfg, self.buf, self.spec.n_agents
-        # CALCULATE ADVANTAGE (per agent, with its own critic; the team reward is every agent's reward)
-        rewards = buf.rewards.unsqueeze(-1).expand(-1, -1, K)
+        # IPPO: the team reward is every agent's reward
+        return self.ppo_update(self.buf.rewards.unsqueeze(-1).expand(-1, -1, self.spec.n_agents))
+
+    def ppo_update(self, rewards: torch.Tensor) -> dict:
+        """PPO on the current rollout with per-agent rewards [T, N, K]."""
+        cfg, buf = self.cfg, self.buf
+        # CALCULATE ADVANTAGE (per agent, with its own critic)
         adv, ret = compute_gae(rewards, buf.values, buf.alive, buf.dones, self.last_value, cfg.gamma, cfg.gae_lambda)
         # Policy terms use the steps where the agent made a decision; the critic also learns dead steps' reward tails.
         decided = (buf.valid.unsqueeze(-1) & buf.alive).float()  # [T, N, K]
@@ -211,7 +217,7 @@ class IPPO:
         seq_dim = {k: 2 if k == "inputs" else 1 for k in seq}  # where the sequence index is
         h0 = hidden_at_sequence_starts(buf.hidden, L)
         n_seq = h0.shape[1]
-        stats = {k: 0.0 for k in ["pg_loss", "value_loss", "entropy", "approx_kl", "clip_frac"]}
+        stats = {k: 0.0 for k in PPO_STATS}
         n_steps = 0
         # UPDATE NETWORK
         for _ in range(cfg.ppo_epochs):
@@ -256,7 +262,7 @@ class IPPO:
 
     # ---------------------------------------------------------------- checkpoints
     def model_state(self) -> dict:
-        return {"algorithm": "ippo", "model": self.net.state_dict(), "env_steps": self.env_steps, "task": self.cfg.task,
+        return {"algorithm": self.name, "model": self.net.state_dict(), "env_steps": self.env_steps, "task": self.cfg.task,
                 "spec": dataclasses.asdict(self.spec), "config": dataclasses.asdict(self.cfg)}
 
     def training_state(self) -> dict:
@@ -291,7 +297,8 @@ def _existing_config_hash(run_dir: Path, state: dict | None) -> str | None:
     return None
 
 
-def train(cfg: IPPOConfig, run_dir: str | Path, progress: bool = True, restart_if_changed: bool = False) -> list[dict]:
+def train(cfg: IPPOConfig, run_dir: str | Path, progress: bool = True, restart_if_changed: bool = False,
+          algo_cls: type[IPPO] = IPPO) -> list[dict]:
     """Train one run into ``run_dir`` (config.yaml, metrics.csv, checkpoints/, final_model.pt, train.log).
     A run folder with a resume checkpoint (an unfinished run) of the same config continues from it; one of another
     config is an error, or, with ``restart_if_changed``, is cleared and started over. A finished run folder is
@@ -307,13 +314,15 @@ def train(cfg: IPPOConfig, run_dir: str | Path, progress: bool = True, restart_i
                                f"another run folder, delete it, or pass --restart-if-changed")
         shutil.rmtree(run_dir)
         state = None
+    algo = algo_cls(cfg)  # loads and checks everything it needs (demonstrations, ...) before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     log = file_logger(run_dir)
-    algo = IPPO(cfg)
-    write_resolved_config(run_dir, cfg, {"algorithm": "ippo", "config_hash": chash,
+    write_resolved_config(run_dir, cfg, {"algorithm": algo.name, "config_hash": chash,
                                          "task_spec": dataclasses.asdict(algo.spec),
-                                         "rollout_steps_per_update": algo.T * cfg.num_envs})
-    metrics = MetricsTable(run_dir / "metrics.csv", METRIC_COLUMNS)
+                                         "rollout_steps_per_update": algo.T * cfg.num_envs, **algo.run_metadata})
+    columns = ["env_steps", "test_win_rate", "test_return", "test_length", "train_return", "train_win_rate",
+               "train_episodes", *algo.update_stats, "wall_time", "steps_per_s"]
+    metrics = MetricsTable(run_dir / "metrics.csv", columns)
     next_eval, next_ckpt, wall_time = 0, cfg.checkpoint_interval, 0.0
     if state is not None:
         algo.load_training_state(state)
@@ -326,7 +335,7 @@ def train(cfg: IPPOConfig, run_dir: str | Path, progress: bool = True, restart_i
     train_returns, train_wins, losses = [], [], {}
     last_row_steps, last_row_wall = algo.env_steps, wall_time
     bar = tqdm(total=cfg.total_env_steps, initial=min(algo.env_steps, cfg.total_env_steps), disable=not progress,
-               unit="step", unit_scale=True, desc=f"ippo {cfg.task} seed {cfg.seed}", file=sys.stderr)
+               unit="step", unit_scale=True, desc=f"{algo.name} {cfg.task} seed {cfg.seed}", file=sys.stderr)
     while True:
         finished = algo.env_steps >= cfg.total_env_steps
         final_row_missing = finished and (not metrics.rows or metrics.rows[-1]["env_steps"] != algo.env_steps)
@@ -341,7 +350,7 @@ def train(cfg: IPPOConfig, run_dir: str | Path, progress: bool = True, restart_i
                    "train_return": float(np.mean(train_returns)) if train_returns else math.nan,
                    "train_win_rate": float(np.mean(train_wins)) if train_wins else math.nan,
                    "train_episodes": len(train_returns),
-                   **{k: losses.get(k, math.nan) for k in ["pg_loss", "value_loss", "entropy", "approx_kl", "clip_frac"]},
+                   **{k: losses.get(k, math.nan) for k in algo.update_stats},
                    "wall_time": round(wall_time, 3), "steps_per_s": round((algo.env_steps - last_row_steps) / dt, 1)}
             metrics.append(row)
             log.info("eval %s", json.dumps(row))
@@ -373,9 +382,11 @@ def train(cfg: IPPOConfig, run_dir: str | Path, progress: bool = True, restart_i
     return metrics.rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="config keys:\n" + config_help(IPPOConfig))
+def main(argv: list[str] | None = None, cfg_cls: type = IPPOConfig, algo_cls: type[IPPO] = IPPO,
+         doc: str | None = __doc__) -> int:
+    """The CLI of every PPO-family learner (DM² reuses it with its own config and class)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="config keys:\n" + config_help(cfg_cls))
     parser.add_argument("--config", type=Path, help="YAML file of config keys (and task_overrides)")
     parser.add_argument("--section", help="read this section of the file (e.g. ippo in config/config.yaml)")
     parser.add_argument("--set-json", help="a JSON object of config keys, applied after the file (used by Snakemake)")
@@ -390,10 +401,11 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(overrides, dict):
             raise ConfigError(f"--set-json must be a JSON object, got {args.set_json!r}")
         overrides.update(dict(parse_override(o) for o in args.overrides))
-        cfg = load_config(IPPOConfig, args.config, overrides, section=args.section)
+        cfg = load_config(cfg_cls, args.config, overrides, section=args.section)
     except (ConfigError, json.JSONDecodeError) as exc:
         parser.exit(2, f"config error: {exc}\n")
-    rows = train(cfg, args.run_dir, progress=not args.no_progress, restart_if_changed=args.restart_if_changed)
+    rows = train(cfg, args.run_dir, progress=not args.no_progress, restart_if_changed=args.restart_if_changed,
+                 algo_cls=algo_cls)
     last = rows[-1]
     print(f"final: env_steps={last['env_steps']} test_win_rate={last['test_win_rate']:.3f} "
           f"test_return={last['test_return']:.2f} wall_time={last['wall_time']:.0f}s")

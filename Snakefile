@@ -1,5 +1,6 @@
 # marlbench: the workflow's table of contents. Stages live in workflow/rules/, thin CLIs in workflow/scripts/.
 #   snakemake --cores 2 figures/ippo_learning_curve.pdf        (embedded default, config/config.yaml)
+#   snakemake --cores 2 figures/ablation.pdf                    (the DM² ablation, paper Fig. 3)
 #   snakemake --cores 2 --configfile config/quick.yaml         (tiny budgets)
 from snakemake.utils import min_version, validate
 
@@ -13,6 +14,9 @@ validate(config, "config/schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/experts.smk"
+include: "workflow/rules/demos.smk"
+include: "workflow/rules/arms.smk"
+include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -32,6 +32,9 @@ from algorithms.common.networks import IndependentActorCritic
 from algorithms.common.runio import atomic_write_bytes, load_checkpoint
 
 STYLES = ("cotrained_concurrent", "cotrained_nonconcurrent", "indep_concurrent", "indep_nonconcurrent")
+# Display names (no commas: rliable uses "," to pair algorithms)
+STYLE_NAMES = {"cotrained_concurrent": "co-trained + concurrent", "cotrained_nonconcurrent": "co-trained + non-concurrent",
+               "indep_concurrent": "independent + concurrent", "indep_nonconcurrent": "independent + non-concurrent"}
 Style = Literal["cotrained_concurrent", "cotrained_nonconcurrent", "indep_concurrent", "indep_nonconcurrent"]
 FORMAT_VERSION = 1
 ARRAYS = ("obs", "actions", "alive", "length", "returns", "won")

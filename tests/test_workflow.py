@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/quick.yaml"]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+OPTIONS = ["--cores", "2", "--configfile", "config/quick.yaml"]  # last: --configfile takes every word after it
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def workdir(tmp_path_factory):
 
 
 def snakemake(workdir, *args):
-    out = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, timeout=900)
+    out = subprocess.run([*SNAKEMAKE, *args, *OPTIONS], cwd=workdir, capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout + out.stderr
 
@@ -53,8 +54,33 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
         assert (run / "metrics.csv").exists() and (run / "config.yaml").exists()
         assert yaml.safe_load((run / "config.yaml").read_text())["config"]["seed"] == seed
     assert "Nothing to be done" in snakemake(workdir, "-n")
+    # the DM² ablation: experts -> demonstrations -> arms -> rliable -> figures
+    target = "figures/ablation_quick.pdf"
+    plan = planned_jobs(snakemake(workdir, "-n", target))
+    assert plan == {"train_expert": 2, "sample_demonstrations": 8, "train_arm": 20, "aggregate_ablation": 1,
+                    "plot_ablation": 1}
+    snakemake(workdir, target)
+    for fig in ("ablation_quick.pdf", "ablation_summary_quick.pdf"):
+        assert (workdir / "figures" / fig).read_bytes()[:4] == b"%PDF"
+    summary = (workdir / "results" / "ablation" / "smax" / "3m" / "summary.csv").read_text()
+    assert "IPPO" in summary and "GAIL-only" in summary and summary.count("DM²") == 8
+    assert (workdir / "results" / "ablation" / "smax" / "3m" / "summary.tex").read_text().startswith("\\begin{table}")
+    assert "Nothing to be done" in snakemake(workdir, "-n", target)
+    # one DM² hyperparameter changed -> only the DM²/GAIL-only arms and what aggregates them
+    quick = yaml.safe_load((workdir / "config" / "quick.yaml").read_text())
+    quick["dm2"]["gail_coef"] = 0.7
+    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
+    assert planned_jobs(snakemake(workdir, "-n", target)) == {"train_arm": 18, "aggregate_ablation": 1,
+                                                              "plot_ablation": 1}
+    # a sampling value changed -> demonstrations and everything downstream of them, not the experts
+    quick["dm2"]["gail_coef"] = 0.3
+    quick["ablation"]["demos"]["seed"] = 1
+    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
+    assert planned_jobs(snakemake(workdir, "-n", target)) == {"sample_demonstrations": 8, "train_arm": 18,
+                                                              "aggregate_ablation": 1, "plot_ablation": 1}
     # one hyperparameter changed -> the training jobs and the figure, nothing else
     quick = yaml.safe_load((workdir / "config" / "quick.yaml").read_text())
+    quick["ablation"]["demos"]["seed"] = 92814
     quick["ippo"]["lr"] = 1.0e-3
     (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
     plan = planned_jobs(snakemake(workdir, "-n"))
@@ -62,5 +88,5 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     # a config error is reported before any job runs
     quick["ippo"]["lr"] = "1e-4"
     (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
-    out = subprocess.run([*SNAKEMAKE, "-n"], cwd=workdir, capture_output=True, text=True)
+    out = subprocess.run([*SNAKEMAKE, "-n", *OPTIONS], cwd=workdir, capture_output=True, text=True)
     assert out.returncode != 0 and "lr: expected a number, got the string '1e-4'" in out.stdout + out.stderr

@@ -47,3 +47,88 @@ def ippo_run_dirs() -> list[str]:
 # Fail at parse time, before any job starts, on any bad hyperparameter or task name.
 for _task in config["ippo_runs"]["tasks"]:
     ippo_hparams(_task, config["ippo_runs"]["seeds"][0])
+
+
+# ---------------------------------------------------------------------------------------------- the DM² ablation
+from algorithms.demos import STYLES  # noqa: E402
+from algorithms.dm2 import DM2Config  # noqa: E402
+
+ABLATION = config["ablation"]
+ABL_TASK = ABLATION["task"]
+ARMS = ("ippo", "dm2", "gail_only")
+
+
+def expert_dir(seed) -> str:
+    return f"results/experts/ippo/{ABL_TASK}/seed{seed}"
+
+
+def expert_hparams(task: str, seed: int) -> dict:
+    ex = ABLATION["experts"]
+    return ippo_hparams_with(task, seed, {"total_env_steps": ex["total_env_steps"],
+                                          "checkpoint_interval": ex["checkpoint_interval"]})
+
+
+def ippo_hparams_with(task: str, seed: int, extra: dict) -> dict:
+    try:
+        return asdict(resolve(IPPOConfig, config["ippo"], {"task": task, "seed": int(seed), **extra}))
+    except ConfigError as exc:
+        raise ValueError(f"config ippo for {task} seed {seed}: {exc}") from None
+
+
+def demo_id(style: str, step: int) -> str:
+    return f"{style}_step{step}"
+
+
+def demo_path(task: str, demo: str) -> str:
+    return f"results/demos/{task}/{demo}.npz"
+
+
+def arm_demos() -> list[tuple[str, str]]:
+    """(arm, demo id) of every arm of the ablation: IPPO (no demos), DM² at every style x quality, GAIL-only once."""
+    steps = ABLATION["experts"]["checkpoint_steps"]
+    g = ABLATION["arms"]["gail_only"]
+    return ([("ippo", "none")] + [("dm2", demo_id(s, st)) for st in steps for s in ABLATION["demos"]["styles"]]
+            + [("gail_only", demo_id(g["style"], g["checkpoint_step"]))])
+
+
+def arm_dirs() -> list[str]:
+    return [f"results/arms/{ABL_TASK}/{arm}/{demo}/seed{seed}" for arm, demo in arm_demos()
+            for seed in ABLATION["arms"]["seeds"]]
+
+
+def arm_hparams(task: str, arm: str, demo: str, seed: int) -> dict:
+    extra = {"total_env_steps": ABLATION["arms"]["total_env_steps"]}
+    if arm == "ippo":
+        return ippo_hparams_with(task, seed, extra)
+    values = {**config["ippo"], **config["dm2"]}
+    overrides = {}
+    for block in (config["ippo"], config["dm2"]):  # per-task values of both blocks, dm2's winning
+        for t, kv in (block.get("task_overrides") or {}).items():
+            overrides.setdefault(t, {}).update(kv)
+    values["task_overrides"] = overrides
+    try:
+        cfg = resolve(DM2Config, values, {"task": task, "seed": int(seed), "arm": arm,
+                                          "demos": demo_path(task, demo), **extra})
+    except ConfigError as exc:
+        raise ValueError(f"config dm2 for {task} {arm} {demo} seed {seed}: {exc}") from None
+    return asdict(cfg)
+
+
+def check_ablation_config() -> None:
+    ex, dm = ABLATION["experts"], ABLATION["demos"]
+    for step in ex["checkpoint_steps"]:
+        if step % ex["checkpoint_interval"] or step > ex["total_env_steps"]:
+            raise ValueError(f"ablation.experts.checkpoint_steps: {step} must be a multiple of checkpoint_interval "
+                             f"{ex['checkpoint_interval']} and <= total_env_steps {ex['total_env_steps']}")
+    bad = [s for s in dm["styles"] if s not in STYLES]
+    if bad:
+        raise ValueError(f"ablation.demos.styles: unknown {bad}; allowed: {', '.join(STYLES)}")
+    g = ABLATION["arms"]["gail_only"]
+    if g["style"] not in dm["styles"] or g["checkpoint_step"] not in ex["checkpoint_steps"]:
+        raise ValueError(f"ablation.arms.gail_only {g} must name one of the sampled styles and checkpoint steps")
+    expert_hparams(ABL_TASK, ex["seeds"][0])
+    for arm, demo in arm_demos():
+        arm_hparams(ABL_TASK, arm, demo, ABLATION["arms"]["seeds"][0])
+
+
+check_ablation_config()

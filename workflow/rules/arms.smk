@@ -1,0 +1,27 @@
+# Stage 3: the arms of the ablation (IPPO baseline, DM² per demonstration set, GAIL-only), one job per seed.
+
+
+rule train_arm:
+    input:
+        demos=lambda wc: [] if wc.arm == "ippo" else [demo_path(f"{wc.backend}/{wc.task}", wc.demo)],
+    output:
+        metrics="results/arms/{backend}/{task}/{arm}/{demo}/seed{seed}/metrics.csv",
+    params:
+        hparams=lambda wc: json.dumps(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed),
+                                      sort_keys=True),
+        module=lambda wc: "algorithms.ippo" if wc.arm == "ippo" else "algorithms.dm2",
+        run_dir=lambda wc, output: str(Path(output.metrics).parent),
+    wildcard_constraints:
+        arm="ippo|dm2|gail_only",
+        demo="none|[a-z_]+_step[0-9]+",
+    log:
+        "logs/arms/{backend}/{task}/{arm}/{demo}/seed{seed}.log",
+    benchmark:
+        "benchmarks/arms/{backend}/{task}/{arm}/{demo}/seed{seed}.tsv"
+    threads: lambda wc: arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed)["torch_threads"]
+    resources:
+        mem_mb=lambda wc: ippo_mem_mb(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed)) + 500,
+        runtime=lambda wc: ippo_runtime_min(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed)),
+    shell:
+        "{PYTHON} -m {params.module} --run-dir {params.run_dir} --restart-if-changed --no-progress "
+        "--set-json '{params.hparams}' > {log} 2>&1"

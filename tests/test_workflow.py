@@ -66,11 +66,17 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert "IPPO" in summary and "GAIL-only" in summary and summary.count("DM²") == 8
     assert (workdir / "results" / "ablation" / "smax" / "3m" / "summary.tex").read_text().startswith("\\begin{table}")
     assert "Nothing to be done" in snakemake(workdir, "-n", target)
-    # one DM² hyperparameter changed -> only the DM²/GAIL-only arms and what aggregates them
+    # one arm's hyperparameter changed -> only that arm's jobs and what aggregates them
     quick = yaml.safe_load((workdir / "config" / "quick.yaml").read_text())
+    quick["ablation"]["arms"]["hyperparameters"]["gail_only"] = {"gail_lr": 3.0e-4}
+    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
+    assert planned_jobs(snakemake(workdir, "-n", target)) == {"train_arm": 2, "aggregate_ablation": 1,
+                                                              "plot_ablation": 1}
+    # DM²'s mixing coefficient -> the 16 DM² runs (GAIL-only does not use it)
+    quick["ablation"]["arms"]["hyperparameters"]["gail_only"] = {}
     quick["dm2"]["gail_coef"] = 0.7
     (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
-    assert planned_jobs(snakemake(workdir, "-n", target)) == {"train_arm": 18, "aggregate_ablation": 1,
+    assert planned_jobs(snakemake(workdir, "-n", target)) == {"train_arm": 16, "aggregate_ablation": 1,
                                                               "plot_ablation": 1}
     # a sampling value changed -> demonstrations and everything downstream of them, not the experts
     quick["dm2"]["gail_coef"] = 0.3

@@ -97,7 +97,12 @@ def arm_dirs() -> list[str]:
 
 
 def arm_hparams(task: str, arm: str, demo: str, seed: int) -> dict:
-    extra = {"total_env_steps": ABLATION["arms"]["total_env_steps"]}
+    """One arm's resolved config: the ippo block (+ the dm2 block for DM²/GAIL-only), the arm's own overrides
+    (ablation.arms.hyperparameters.<arm>), then the run's task, seed, budget and demonstrations."""
+    extra = {**(ABLATION["arms"].get("hyperparameters", {}).get(arm) or {}),
+             "total_env_steps": ABLATION["arms"]["total_env_steps"]}
+    if arm == "gail_only":
+        extra["gail_coef"] = 1.0  # r = r_D alone: the mixing coefficient plays no part (and triggers no reruns)
     if arm == "ippo":
         return ippo_hparams_with(task, seed, extra)
     values = {**config["ippo"], **config["dm2"]}

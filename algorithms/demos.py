@@ -187,8 +187,13 @@ def sample_demonstrations(expert_runs: list[str | Path], step: int | Literal["fi
     indep = style.startswith("indep")
     if indep and len(nets) < 2:
         raise DemoError(f"style {style} needs independently trained teams: give at least 2 expert runs")
-    teams = nets if indep else nets[:1]
-    greedy = [float(_play(n, task, greedy_eval_episodes, seed + 7, "greedy", 0.0, scale).won.mean()) for n in teams]
+    # The teams whose play is recorded, and whose greedy win rate is the demonstrators' quality line.
+    if style == "indep_concurrent":
+        demonstrators = [compose_team(nets)]
+    else:
+        demonstrators = nets if indep else nets[:1]
+    greedy = [float(_play(n, task, greedy_eval_episodes, seed + 7, "greedy", 0.0, scale).won.mean())
+              for n in demonstrators]
 
     def columns(ep: Episodes, picks: list[tuple[int, slice]]) -> dict:
         """Agent k's column from episodes ep[sl] for each (k, sl)."""
@@ -203,19 +208,14 @@ def sample_demonstrations(expert_runs: list[str | Path], step: int | Literal["fi
         return {n: np.stack(v, axis=2 if n in ("obs", "actions", "alive") else 1) for n, v in out.items()}
 
     E = episodes
-    if style == "cotrained_concurrent":
-        ep = _play(nets[0], task, E, seed, mode, epsilon, scale)
+    if style in ("cotrained_concurrent", "indep_concurrent"):
+        ep = _play(demonstrators[0], task, E, seed, mode, epsilon, scale)
         arrays = columns(ep, [(k, slice(0, E)) for k in range(K)])
         played = [ep]
     elif style == "cotrained_nonconcurrent":
         ep = _play(nets[0], task, K * E, seed, mode, epsilon, scale)
         arrays = columns(ep, [(k, slice(k * E, (k + 1) * E)) for k in range(K)])
         played = [ep]
-    elif style == "indep_concurrent":
-        ep = _play(compose_team(nets), task, E, seed, mode, epsilon, scale)
-        arrays = columns(ep, [(k, slice(0, E)) for k in range(K)])
-        played = [ep]
-        greedy = [float(_play(compose_team(nets), task, greedy_eval_episodes, seed + 7, "greedy", 0.0, scale).won.mean())]
     else:  # indep_nonconcurrent: each team plays alone; agent k's column comes from team k % T
         played = [_play(n, task, E, seed + 1000 * t, mode, epsilon, scale) for t, n in enumerate(nets)]
         per_agent = [columns(played[k % len(nets)], [(k, slice(0, E))]) for k in range(K)]

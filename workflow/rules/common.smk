@@ -16,12 +16,17 @@ wildcard_constraints:
     seed="[0-9]+",
 
 
-def ippo_hparams(task: str, seed: int) -> dict:
-    """The complete resolved IPPO config of one run; it reaches the job through params (reruns when it changes)."""
+def ippo_hparams_with(task: str, seed: int, extra: dict) -> dict:
+    """The complete resolved IPPO config of one run (ippo block, then ``extra``); it reaches the job through
+    params, so the job reruns when it changes."""
     try:
-        return asdict(resolve(IPPOConfig, config["ippo"], {"task": task, "seed": int(seed)}))
+        return asdict(resolve(IPPOConfig, config["ippo"], {"task": task, "seed": int(seed), **extra}))
     except ConfigError as exc:
-        raise ValueError(f"config/ippo for {task} seed {seed}: {exc}") from None
+        raise ValueError(f"config ippo for {task} seed {seed}: {exc}") from None
+
+
+def ippo_hparams(task: str, seed: int) -> dict:
+    return ippo_hparams_with(task, seed, {})
 
 
 def ippo_mem_mb(hp: dict) -> int:
@@ -66,13 +71,6 @@ def expert_hparams(task: str, seed: int) -> dict:
     ex = ABLATION["experts"]
     return ippo_hparams_with(task, seed, {"total_env_steps": ex["total_env_steps"],
                                           "checkpoint_interval": ex["checkpoint_interval"]})
-
-
-def ippo_hparams_with(task: str, seed: int, extra: dict) -> dict:
-    try:
-        return asdict(resolve(IPPOConfig, config["ippo"], {"task": task, "seed": int(seed), **extra}))
-    except ConfigError as exc:
-        raise ValueError(f"config ippo for {task} seed {seed}: {exc}") from None
 
 
 def demo_id(style: str, step: int) -> str:

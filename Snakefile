@@ -1,6 +1,6 @@
 # marlbench: the workflow's table of contents. Stages live in workflow/rules/, thin CLIs in workflow/scripts/.
 #   snakemake --cores 2                                         (default target: the DM² ablation, paper Fig. 3)
-#   snakemake --cores 2 figures/ippo_learning_curve.pdf        (IPPO learning curves)
+#   snakemake --cores 2 figures/learning_curves.pdf            (IPPO, MAPPO, QMIX learning curves)
 #   snakemake --cores 2 --configfile config/quick.yaml         (tiny budgets)
 from snakemake.utils import min_version, validate
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import importlib
 
-ALGORITHMS = {"ippo": "algorithms.ippo", "dm2": "algorithms.dm2"}
+ALGORITHMS = {"ippo": "algorithms.ippo", "mappo": "algorithms.mappo", "qmix": "algorithms.qmix",
+              "dm2": "algorithms.dm2"}
 
 
 def get_algorithm(name: str):

@@ -28,7 +28,7 @@ import torch
 
 import envs
 from algorithms.common.evaluation import Episodes, play_episodes
-from algorithms.common.networks import IndependentActorCritic
+from algorithms.common.networks import IndependentActorCritic, SharedActorCentralCritic
 from algorithms.common.runio import atomic_write_bytes, load_checkpoint
 
 STYLES = ("cotrained_concurrent", "cotrained_nonconcurrent", "indep_concurrent", "indep_nonconcurrent")
@@ -118,12 +118,23 @@ def checkpoint_path(run_dir: str | Path, step: int | Literal["final"]) -> Path:
     return path
 
 
-def load_expert(path: Path) -> tuple[IndependentActorCritic, dict]:
+def load_expert(path: Path):
+    """The acting network of an expert checkpoint: IPPO-family (independent actors), MAPPO (the shared actor) or
+    QMIX (the agent network's Q-values over available actions, as scores: sample it epsilon-greedy)."""
     ckpt = load_checkpoint(path)
-    spec, cfg = ckpt["spec"], ckpt["config"]
-    net = IndependentActorCritic(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"],
-                                 cfg["actor_gain"])
-    net.load_state_dict(ckpt["model"])
+    spec, cfg, algo = ckpt["spec"], ckpt["config"], ckpt["algorithm"]
+    if algo == "qmix":
+        from algorithms.qmix import QAgent, QMIXPolicy
+        net = QMIXPolicy(QAgent(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"]))
+        net.agent.load_state_dict(ckpt["model"])
+    elif algo == "mappo":
+        net = SharedActorCentralCritic(spec["n_agents"], spec["obs_dim"], spec["state_dim"], spec["n_actions"],
+                                       cfg["hidden_size"], cfg["actor_gain"])
+        net.load_state_dict(ckpt["model"])
+    else:
+        net = IndependentActorCritic(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"],
+                                     cfg["actor_gain"])
+        net.load_state_dict(ckpt["model"])
     return net.eval(), ckpt
 
 
@@ -179,9 +190,15 @@ def sample_demonstrations(expert_runs: list[str | Path], step: int | Literal["fi
         raise DemoError(f"unknown sampling mode {mode!r}; allowed: stochastic, epsilon_greedy")
     loaded = [load_expert(checkpoint_path(r, step)) for r in expert_runs]
     nets, ckpts = [n for n, _ in loaded], [c for _, c in loaded]
-    task = ckpts[0]["task"]
+    task, algorithm = ckpts[0]["task"], ckpts[0]["algorithm"]
     if any(c["task"] != task for c in ckpts):
         raise DemoError(f"expert runs are of different tasks: {[c['task'] for c in ckpts]}")
+    if algorithm == "qmix" and mode == "stochastic":
+        raise DemoError("QMIX experts have no stochastic policy: sample them with mode epsilon_greedy (the paper used "
+                        "epsilon 0 on 5m_vs_6m and 3s_vs_4z, 0.1 on the other maps)")
+    if style == "indep_concurrent" and not all(isinstance(n, IndependentActorCritic) for n in nets):
+        raise DemoError(f"style indep_concurrent mixes agents of different teams, which needs per-agent networks "
+                        f"(IPPO-family experts); {algorithm} shares one network across agents")
     scale = ckpts[0]["config"].get("reward_scale")
     K = nets[0].n_agents
     indep = style.startswith("indep")
@@ -223,7 +240,7 @@ def sample_demonstrations(expert_runs: list[str | Path], step: int | Literal["fi
                   for n in ARRAYS}
     meta = {
         "task": task, "n_agents": K, "obs_dim": int(arrays["obs"].shape[-1]), "episode_limit": int(arrays["obs"].shape[1]),
-        "expert_algorithm": ckpts[0]["algorithm"],
+        "expert_algorithm": algorithm, "expert_network": type(nets[0]).__name__,
         "expert_runs": [str(r) for r in expert_runs], "expert_seeds": [c["config"]["seed"] for c in ckpts],
         "checkpoint_step": step, "checkpoint_env_steps": [int(c["env_steps"]) for c in ckpts],
         "style": style, "concurrent": style.endswith("_concurrent"), "cotrained": not indep,

@@ -1,16 +1,28 @@
 """DM² (Wang et al., AAAI 2023): independent PPO agents whose reward mixes the team reward with a GAIL
 distribution-matching reward from their own discriminator, trained on that agent's state-only expert
-demonstrations. ``arm: gail_only`` uses the discriminator reward alone (the paper's GAIL-only ablation).
+demonstrations. The paper's variants are settings of the same learner (``ARMS``): GAIL-only (``reward: gail``),
+DM² + self-imitation (``gail_expert: self``), BC pretraining then IPPO or DM² (``bc_pretrain``), and the
+state-action discriminator (``gail_input: obs_action``).
 
 Per PPO update and per agent (all agents at once, stacked, nothing shared): train the agent's discriminator for
-``gail_epochs`` steps on its demonstration rows (expert) against its rows of the current rollout (policy), only on
-steps where it was alive; then r_i = r_env + gail_coef * logit D_i(o_i) on its living steps (no D reward on padding
-or after death); then the IPPO update with these rewards.
+``gail_epochs`` steps on its expert rows against its rows of the current rollout (policy), only on steps where it
+was alive; then r_i = r_env + gail_coef * logit D_i(o_i) on its living steps (no D reward on padding or after death);
+then the IPPO update with these rewards.
 
-    python -m algorithms.dm2 --config config/config.yaml --section dm2 --run-dir RUN task=smax/3m demos=FILE.npz
+Self-imitation (SIL; the reference code's ``gail_sil``): the expert rows come from a bounded priority store of the
+agent's own finished training episodes ranked by discounted team return (capacity 1024, the lowest dropped when
+full; ties broken by insertion order, seeded: the reference's sampling was unseeded). The ranking key is the team
+return, the same for every agent, so one store holds each episode once and agent i's discriminator reads agent i's
+rows of it only. Episodes enter the store when collected, before the discriminator trains (as in the reference).
+
+BC pretraining (not in the reference code; paper App. B; recipe assumed, see ``behaviour_cloning``): before any env
+interaction each agent's actor minimises the NLL of its demonstrated actions on its demonstrated observations.
+
+    python -m algorithms.dm2 --config config/config.yaml --section ippo,dm2 --run-dir RUN task=smax/3m demos=FILE.npz
 """
 from __future__ import annotations
 
+import heapq
 import sys
 from dataclasses import dataclass
 from typing import Literal
@@ -19,17 +31,33 @@ import torch
 import torch.nn.functional as F
 
 import envs
-from algorithms.common.config import check
+from algorithms.common import trainer
+from algorithms.common.config import _f, check
 from algorithms.common.discriminator import Discriminators, discriminator_loss, gail_reward, sample_rows
-from algorithms.demos import load_demos
-from algorithms.ippo import IPPO, PPO_STATS, IPPOConfig, _f, main
+from algorithms.demos import Demonstrations, load_demos
+from algorithms.ippo import IPPO, PPO_STATS, IPPOConfig
 
 DISC_STATS = ["disc_bce", "disc_gp", "disc_expert_acc", "disc_policy_acc", "gail_reward_mean"]
+
+# The paper's arms as settings of this learner (the keys not named keep their defaults).
+ARMS = {
+    "dm2": {},
+    "gail_only": {"reward": "gail"},
+    "dm2_sil": {"gail_expert": "self"},
+    "bc_ippo": {"reward": "env", "bc_pretrain": True},
+    "bc_dm2": {"bc_pretrain": True},
+    "dm2_state_action": {"gail_input": "obs_action"},
+}
+VARIANT_KEYS = ("reward", "gail_expert", "bc_pretrain", "gail_input")
 
 
 @dataclass(frozen=True)
 class DM2Config(IPPOConfig):
-    arm: Literal["dm2", "gail_only"] = _f("dm2", "dm2: r_env + gail_coef * r_D; gail_only: r_D alone")
+    reward: Literal["mixed", "gail", "env"] = _f(
+        "mixed", "mixed: r_env + gail_coef * r_D (DM²); gail: r_D alone (GAIL-only); env: r_env alone (BC + IPPO)")
+    gail_expert: Literal["demos", "self"] = _f(
+        "demos", "the discriminator's expert rows: demos (the demonstration file) or self (self-imitation: the "
+                 "agent's own best episodes so far)")
     demos: str = _f("", "demonstration file (.npz from sample_demonstrations); its task must match")
     demo_episodes: int = _f(1000, "use the first N episodes of the demonstration file (paper: 1000)")
     gail_coef: float = _f(0.3, "c in r_env + c * r_D (paper Table 2: per map)")
@@ -42,38 +70,165 @@ class DM2Config(IPPOConfig):
         "logit", "r_D: logit = log D - log(1-D) (reference code), softplus = -log(1-D), log_d = log D")
     gail_input: Literal["obs", "obs_action"] = _f("obs", "discriminator input: observation (state-only, the paper) "
                                                         "or observation + one-hot action (ablation)")
+    sil_capacity: int = _f(1024, "self-imitation: episodes kept in the priority store (reference: 1024)")
+    sil_gamma: float = _f(0.99, "self-imitation: discount of the return that ranks episodes (reference: 0.99)")
+    bc_pretrain: bool = _f(False, "behavioural cloning of each agent's actor on its demonstrations before training")
+    bc_epochs: int = _f(20, "BC passes over the training demonstrations (assumed, paper unspecified)")
+    bc_lr: float = _f(5e-4, "BC Adam learning rate (assumed)")
+    bc_batch_episodes: int = _f(32, "BC episodes per gradient step (assumed)")
+    bc_holdout: float = _f(0.1, "fraction of demonstration episodes held out to report BC's NLL and accuracy")
 
     def validate(self) -> None:
         super().validate()
-        check(bool(self.demos), "demos: a demonstration file is required for DM²")
-        for name in ["demo_episodes", "gail_epochs", "gail_batch_rows", "gail_hidden"]:
+        check(not self.needs_demos or bool(self.demos),
+              "demos: a demonstration file is required for DM² (unless gail_expert: self without BC)")
+        check(self.reward != "env" or self.bc_pretrain,
+              "reward: env without bc_pretrain is plain IPPO: use algorithms.ippo")
+        for name in ["demo_episodes", "gail_epochs", "gail_batch_rows", "gail_hidden", "sil_capacity", "bc_epochs",
+                     "bc_batch_episodes"]:
             check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ["gail_lr"]:
+        for name in ["gail_lr", "bc_lr"]:
             check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        check(0 <= self.sil_gamma <= 1, f"sil_gamma must be in [0, 1], got {self.sil_gamma}")
+        check(0 < self.bc_holdout < 1, f"bc_holdout must be in (0, 1), got {self.bc_holdout}")
         check(self.gail_gp_lambda >= 0, f"gail_gp_lambda must be >= 0, got {self.gail_gp_lambda}")
         check(self.gail_coef >= 0, f"gail_coef must be >= 0, got {self.gail_coef}")
 
+    @property
+    def needs_demos(self) -> bool:
+        return self.bc_pretrain or (self.reward != "env" and self.gail_expert == "demos")
+
+    @property
+    def uses_discriminator(self) -> bool:
+        return self.reward != "env"
+
+
+def arm_of(cfg: DM2Config) -> str:
+    """The name of the arm a config runs (``ARMS``); a combination that is none of them is named by its keys."""
+    defaults = DM2Config.__dataclass_fields__
+    variant = {k: getattr(cfg, k) for k in VARIANT_KEYS if getattr(cfg, k) != defaults[k].default}
+    for name, keys in ARMS.items():
+        if keys == variant:
+            return name
+    return "dm2_" + "_".join(f"{k}-{v}" for k, v in variant.items())
+
+
+class SelfImitationStore:
+    """The agent's own best finished episodes, ranked by discounted return: a min-heap of (return, insertion
+    counter, per-agent rows); when full, a new episode replaces the lowest-ranked one if it ranks higher."""
+
+    def __init__(self, capacity: int):
+        self.capacity, self.heap, self.counter = capacity, [], 0
+        self._pools = None
+
+    def push(self, discounted_return: float, rows: list[torch.Tensor]) -> None:
+        item = (discounted_return, self.counter, rows)
+        self.counter += 1
+        if len(self.heap) < self.capacity:
+            heapq.heappush(self.heap, item)
+        elif item[:2] > self.heap[0][:2]:
+            heapq.heapreplace(self.heap, item)
+        else:
+            return
+        self._pools = None
+
+    def pools(self) -> list[torch.Tensor]:
+        """Per agent, every stored row [n_k, in] (empty before the first episode ends)."""
+        if self._pools is None:
+            self._pools = [torch.cat([rows[k] for _, _, rows in self.heap]) for k in range(len(self.heap[0][2]))]
+        return self._pools
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+    def state_dict(self) -> dict:
+        return {"heap": list(self.heap), "counter": self.counter}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.heap, self.counter, self._pools = list(state["heap"]), state["counter"], None
+        heapq.heapify(self.heap)
+
+
+def behaviour_cloning(net, demos: Demonstrations, cfg: DM2Config, gen: torch.Generator, log=None) -> dict:
+    """Pretrain each agent's actor by maximum likelihood of its demonstrated actions. Recipe (assumed; the paper
+    specifies none): the first ``demo_episodes`` episodes, ``bc_holdout`` of them held out; Adam(bc_lr) on the actors
+    only (critics are untouched: their gradient is zero), ``bc_epochs`` passes of ``bc_batch_episodes`` whole
+    episodes; the GRU unrolled over each episode from a zero state, with the demonstrated last action as input
+    (none at t=0); NLL on living, unpadded steps only, averaged per agent and summed over agents (independent agents);
+    every action allowed (demonstrations do not store action masks). Returns held-out NLL and accuracy."""
+    E = cfg.demo_episodes
+    obs = torch.as_tensor(demos.obs[:E]).float().transpose(0, 1)  # [T, E, K, O]
+    actions = torch.as_tensor(demos.actions[:E].astype("int64")).transpose(0, 1)  # [T, E, K]
+    alive = torch.as_tensor(demos.alive[:E]).transpose(0, 1)
+    last = torch.cat([torch.full_like(actions[:1], -1), actions[:-1]])
+    T, _, K = actions.shape
+    perm = torch.randperm(E, generator=gen)
+    n_hold = max(1, round(E * cfg.bc_holdout))
+    hold, train_idx = perm[:n_hold], perm[n_hold:]
+    check(len(train_idx) > 0, f"bc: demo_episodes {E} leaves no training episodes after holding out {n_hold}")
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.bc_lr, eps=cfg.adam_eps)
+    reset = torch.zeros(T, 1, dtype=torch.bool)
+    reset[0] = True
+
+    def nll(idx):
+        B = len(idx)
+        inputs = net.inputs(obs[:, idx], last[:, idx])
+        avail = torch.ones(T, B, K, net.n_actions, dtype=torch.bool)
+        logits, _ = net.sequence(inputs, avail, net.initial_hidden(B), reset.expand(T, B))
+        mask = alive[:, idx].float()
+        ce = F.cross_entropy(logits.reshape(-1, net.n_actions), actions[:, idx].reshape(-1), reduction="none")
+        per_agent = (ce.view(T, B, K) * mask).sum((0, 1)) / mask.sum((0, 1)).clamp(min=1)
+        correct = ((logits.argmax(-1) == actions[:, idx]).float() * mask).sum() / mask.sum().clamp(min=1)
+        return per_agent, correct
+
+    stats = {}
+    for epoch in range(cfg.bc_epochs):
+        order = train_idx[torch.randperm(len(train_idx), generator=gen)]
+        for batch in order.split(cfg.bc_batch_episodes):
+            per_agent, _ = nll(batch)
+            opt.zero_grad(set_to_none=True)
+            per_agent.sum().backward()
+            net.clip_grad_norm(cfg.max_grad_norm)
+            opt.step()
+        with torch.no_grad():
+            hold_nll, hold_acc = nll(hold)
+        stats = {"bc_epochs": epoch + 1, "bc_holdout_nll": float(hold_nll.mean()), "bc_holdout_accuracy": float(hold_acc)}
+        if log is not None:
+            log(stats)
+    return stats
+
 
 class DM2(IPPO):
-    name = "dm2"
-    update_stats = PPO_STATS + DISC_STATS
-
     def __init__(self, cfg: DM2Config):
         # Demonstrations first: a wrong file fails before envs are built or anything is trained.
         spec = envs.task_spec(cfg.task)
-        demos = load_demos(cfg.demos, task=cfg.task, n_agents=spec.n_agents, obs_dim=spec.obs_dim)
-        n_demo = demos.obs.shape[0]
-        check(cfg.demo_episodes <= n_demo,
-              f"demo_episodes {cfg.demo_episodes} exceeds the {n_demo} episodes in {cfg.demos}")
+        demos = None
+        if cfg.needs_demos:
+            demos = load_demos(cfg.demos, task=cfg.task, n_agents=spec.n_agents, obs_dim=spec.obs_dim)
+            n_demo = demos.obs.shape[0]
+            check(cfg.demo_episodes <= n_demo,
+                  f"demo_episodes {cfg.demo_episodes} exceeds the {n_demo} episodes in {cfg.demos}")
         super().__init__(cfg)
-        # recorded in the run's config.yaml: which demonstrations, of what quality
-        self.run_metadata = {"demonstrations": {k: v for k, v in demos.metadata.items()
-                                                if k not in ("expert_greedy_win_rates",)}}
+        self.name = arm_of(cfg)  # recorded as the run's algorithm: dm2, gail_only, dm2_sil, bc_ippo, ...
         K = spec.n_agents
-        self.expert_pools = [self._disc_input(*map(torch.as_tensor, self._demo_rows(demos, k))) for k in range(K)]
-        in_dim = spec.obs_dim + (spec.n_actions if cfg.gail_input == "obs_action" else 0)
-        self.disc = Discriminators(K, in_dim, cfg.gail_hidden)
-        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.gail_lr)
+        self.update_stats = PPO_STATS + (DISC_STATS if cfg.uses_discriminator else [])
+        self.run_metadata = {}
+        if demos is not None:  # recorded in the run's config.yaml: which demonstrations, of what quality
+            self.run_metadata["demonstrations"] = {k: v for k, v in demos.metadata.items()
+                                                   if k not in ("expert_greedy_win_rates",)}
+        if cfg.uses_discriminator:
+            in_dim = spec.obs_dim + (spec.n_actions if cfg.gail_input == "obs_action" else 0)
+            self.disc = Discriminators(K, in_dim, cfg.gail_hidden)
+            self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.gail_lr)
+            if cfg.gail_expert == "demos":
+                self.expert_pools = [self._disc_input(*map(torch.as_tensor, self._demo_rows(demos, k)))
+                                     for k in range(K)]
+            else:
+                self.sil = SelfImitationStore(cfg.sil_capacity)
+                self.partial = [[] for _ in range(cfg.num_envs)]  # per env: the unfinished episode's pieces
+                self.update_stats = self.update_stats + ["sil_episodes", "sil_min_return"]
+        if cfg.bc_pretrain:
+            self.run_metadata["behaviour_cloning"] = behaviour_cloning(self.net, demos, cfg, self.gen)
 
     def _demo_rows(self, demos, k):
         sl = slice(0, self.cfg.demo_episodes)
@@ -85,16 +240,47 @@ class DM2(IPPO):
             return obs.float()
         return torch.cat([obs.float(), F.one_hot(actions.long(), self.spec.n_actions).float()], -1)
 
+    def _store_finished_episodes(self, x: torch.Tensor) -> None:
+        """Self-imitation: cut this rollout into each env's episodes (pieces of an episode that began in an earlier
+        rollout were kept) and push every finished one into the priority store."""
+        buf, gamma = self.buf, self.cfg.sil_gamma
+        for n in range(self.cfg.num_envs):
+            ends = torch.nonzero(buf.dones[:, n] & buf.valid[:, n]).flatten().tolist()
+            start = 0
+            for end in ends + [None]:
+                seg = slice(start, self.T if end is None else end + 1)
+                valid = buf.valid[seg, n]
+                if valid.any():  # clone: the rollout storage is overwritten by the next collect
+                    self.partial[n].append((x[seg, n][valid].clone(), buf.alive[seg, n][valid].clone(),
+                                            buf.rewards[seg, n][valid].clone()))
+                if end is not None:
+                    xs, alive, rewards = (torch.cat(p) for p in zip(*self.partial[n]))
+                    discounted = float((rewards * gamma ** torch.arange(len(rewards))).sum())
+                    self.sil.push(discounted, [xs[alive[:, k], k] for k in range(self.spec.n_agents)])
+                    self.partial[n] = []
+                    start = end + 1
+
     def update(self) -> dict:
         cfg, buf, K = self.cfg, self.buf, self.spec.n_agents
+        team = buf.rewards.unsqueeze(-1).expand(-1, -1, K)
+        if not cfg.uses_discriminator:  # BC-pretrained IPPO
+            return self.ppo_update(team)
         decided = buf.valid.unsqueeze(-1) & buf.alive  # [T, N, K]
         x = self._disc_input(buf.obs, buf.actions)  # [T, N, K, in]
+        extra = {}
+        if cfg.gail_expert == "self":
+            self._store_finished_episodes(x)
+            extra = {"sil_episodes": len(self.sil), "sil_min_return": self.sil.heap[0][0] if len(self.sil) else float("nan")}
+        expert_pools = self.expert_pools if cfg.gail_expert == "demos" else (self.sil.pools() if len(self.sil) else None)
+        if expert_pools is None:  # self-imitation before any episode has finished: nothing to imitate yet
+            stats = self.ppo_update(team if cfg.reward == "mixed" else torch.zeros_like(team))
+            return {**stats, **{k: float("nan") for k in DISC_STATS}, **extra}
         # DISCRIMINATORS: expert rows vs this rollout's rows, per agent, living steps only
         policy_pools = [x[..., k, :][decided[..., k]] for k in range(K)]
         with torch.autocast("cpu", enabled=False):
             for _ in range(cfg.gail_epochs):
                 loss, dstats = discriminator_loss(
-                    self.disc, sample_rows(self.expert_pools, cfg.gail_batch_rows, self.gen),
+                    self.disc, sample_rows(expert_pools, cfg.gail_batch_rows, self.gen),
                     sample_rows(policy_pools, cfg.gail_batch_rows, self.gen), cfg.gail_gp_lambda, self.gen)
                 self.disc_opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -103,20 +289,36 @@ class DM2(IPPO):
                 logits = self.disc(x.movedim(2, 0).reshape(K, -1, x.shape[-1]))  # [K, T*N]
         r_d = gail_reward(logits, cfg.gail_reward_transform).reshape(K, *decided.shape[:2]).movedim(0, -1)
         r_d = torch.where(decided, r_d, torch.zeros_like(r_d))  # no imitation reward on padding or after death
-        team = buf.rewards.unsqueeze(-1).expand(-1, -1, K)
-        rewards = team + cfg.gail_coef * r_d if cfg.arm == "dm2" else r_d
+        rewards = team + cfg.gail_coef * r_d if cfg.reward == "mixed" else r_d
         stats = self.ppo_update(rewards)
         count = decided.sum().clamp(min=1)
-        return {**stats, **dstats, "gail_reward_mean": float(r_d.sum() / count)}
+        return {**stats, **dstats, "gail_reward_mean": float(r_d.sum() / count), **extra}
 
     def training_state(self) -> dict:
-        return {**super().training_state(), "disc": self.disc.state_dict(), "disc_optimizer": self.disc_opt.state_dict()}
+        state = super().training_state()
+        if self.cfg.uses_discriminator:
+            state.update(disc=self.disc.state_dict(), disc_optimizer=self.disc_opt.state_dict())
+            if self.cfg.gail_expert == "self":
+                state.update(sil=self.sil.state_dict(), sil_partial=self.partial)
+        return state
 
     def load_training_state(self, state: dict) -> None:
         super().load_training_state(state)
-        self.disc.load_state_dict(state["disc"])
-        self.disc_opt.load_state_dict(state["disc_optimizer"])
+        if self.cfg.uses_discriminator:
+            self.disc.load_state_dict(state["disc"])
+            self.disc_opt.load_state_dict(state["disc_optimizer"])
+            if self.cfg.gail_expert == "self":
+                self.sil.load_state_dict(state["sil"])
+                self.partial = state["sil_partial"]
+
+
+def train(cfg: DM2Config, run_dir, progress: bool = True, restart_if_changed: bool = False) -> list[dict]:
+    return trainer.train(cfg, run_dir, progress, restart_if_changed, DM2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return trainer.main(argv, DM2Config, DM2, __doc__)
 
 
 if __name__ == "__main__":
-    sys.exit(main(cfg_cls=DM2Config, algo_cls=DM2, doc=__doc__))
+    sys.exit(main())

@@ -30,17 +30,12 @@ import yaml
 from tqdm import tqdm
 
 import envs
-from algorithms.common.config import ConfigError, check, config_help, load_config, parse_override
+from algorithms.common import trainer
+from algorithms.common.config import ConfigError, _f, check
 from algorithms.common.evaluation import evaluate_greedy
 from algorithms.common.gae import compute_gae
-from algorithms.common.networks import IndependentActorCritic, clip_grad_norm_per_agent
+from algorithms.common.networks import IndependentActorCritic
 from algorithms.common.rollout import Rollout, hidden_at_sequence_starts, to_sequences
-from algorithms.common.runio import (MetricsTable, atomic_torch_save, file_logger, load_checkpoint,
-                                     write_resolved_config)
-
-
-def _f(default, help: str):
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
@@ -112,16 +107,13 @@ class IPPOConfig:
 PPO_STATS = ["pg_loss", "value_loss", "entropy", "approx_kl", "clip_frac"]
 
 
-def config_hash(cfg: IPPOConfig) -> str:
-    return hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode()).hexdigest()[:16]
-
-
 class IPPO:
     """State of one IPPO run: networks, optimiser, envs, and the rollout in progress."""
 
     name = "ippo"
     update_stats = PPO_STATS  # the update's statistics, in metrics.csv column order
     run_metadata: dict = {}  # extra facts for the run's config.yaml
+    uses_state = False  # whether the critic reads the global state (MAPPO)
 
     def __init__(self, cfg: IPPOConfig):
         self.cfg = cfg
@@ -133,13 +125,17 @@ class IPPO:
         self.T = cfg.rollout_steps(spec.episode_limit)  # validate() checked that chunk_length divides it
         self.gen = torch.Generator().manual_seed(cfg.seed)
         torch.manual_seed(cfg.seed)  # parameter init
-        self.net = IndependentActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, cfg.hidden_size, cfg.actor_gain)
+        self.net = self.make_network()
         # Adam is elementwise, so one optimiser over stacked weights keeps each agent's moments separate.
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
         self.buf = Rollout.empty(self.T, cfg.num_envs, spec.n_agents, spec.obs_dim, spec.n_actions,
-                                 2 * spec.n_agents, cfg.hidden_size)
+                                 2 * spec.n_agents, cfg.hidden_size, spec.state_dim if self.uses_state else 0)
         self.env_steps = 0
         self._start_episodes()
+
+    def make_network(self):
+        spec, cfg = self.spec, self.cfg
+        return IndependentActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, cfg.hidden_size, cfg.actor_gain)
 
     # ---------------------------------------------------------------- acting
     def _start_episodes(self) -> None:
@@ -163,14 +159,17 @@ class IPPO:
         for t in range(self.T):
             obs = torch.from_numpy(self.obs.obs)
             avail = torch.from_numpy(self.obs.avail_actions)
+            state = torch.from_numpy(self.obs.state) if self.uses_state else None
             buf.hidden[t] = self.hidden
-            logits, value, self.hidden = self.net.step(obs, self.last_action, avail, self.hidden)
+            logits, value, self.hidden = self.net.step(obs, self.last_action, avail, self.hidden, state)
             logp_all = torch.log_softmax(logits, -1)
             action = torch.multinomial(logp_all.exp().reshape(-1, self.spec.n_actions), 1, generator=self.gen)
             action = action.view(cfg.num_envs, self.spec.n_agents)
             result = self.env.step(action.numpy())
             done = torch.from_numpy(result.done)
             buf.obs[t], buf.avail[t], buf.alive[t] = obs, avail, torch.from_numpy(self.obs.alive)
+            if self.uses_state:
+                buf.state[t] = state
             buf.last_action[t], buf.actions[t] = self.last_action, action
             buf.logp[t] = logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1)
             buf.values[t], buf.rewards[t], buf.dones[t] = value, torch.from_numpy(result.reward), done
@@ -185,8 +184,9 @@ class IPPO:
             self.last_action = torch.where(done.view(-1, 1), torch.full_like(action, -1), action)
             self.episode_start = done
         # Bootstrap values for episodes that go on past the rollout (episodes mode: none do, the dones cut them).
-        _, self.last_value, _ = self.net.step(torch.from_numpy(self.obs.obs), self.last_action,
-                                              torch.from_numpy(self.obs.avail_actions), self.hidden)
+        _, self.last_value, _ = self.net.step(
+            torch.from_numpy(self.obs.obs), self.last_action, torch.from_numpy(self.obs.avail_actions), self.hidden,
+            torch.from_numpy(self.obs.state) if self.uses_state else None)
         steps = int(buf.valid.sum())
         self.env_steps += steps
         return {"steps": steps, "returns": returns, "wins": wins}
@@ -209,12 +209,22 @@ class IPPO:
         std = (((adv - mean) ** 2 * decided).sum((0, 1)) / count).sqrt()
         adv = (adv - mean) / (std + 1e-8)  # normalised per agent, over that agent's own decisions
 
+        # value targets and old values in the critic's output space (normalised for MAPPO)
+        ret, old_values = self.net.value_targets(ret, buf.values, in_episode)
+
         L = cfg.chunk_length
         seq = {name: to_sequences(x, L) for name, x in dict(
             obs=buf.obs, last_action=buf.last_action, avail=buf.avail, actions=buf.actions, logp=buf.logp,
-            values=buf.values, adv=adv, ret=ret, mask=decided, value_mask=in_episode, starts=buf.starts).items()}
-        seq["inputs"] = self.net.inputs(seq.pop("obs"), seq.pop("last_action"))  # [K, L, B, in]: agents first
+            values=old_values, adv=adv, ret=ret, mask=decided, value_mask=in_episode, starts=buf.starts).items()}
+        state = to_sequences(buf.state, L) if self.uses_state else None
+        # [K, L, B, in]: agents first (a tuple of actor and critic inputs for MAPPO)
+        seq["inputs"] = self.net.inputs(seq.pop("obs"), seq.pop("last_action"), state)
         seq_dim = {k: 2 if k == "inputs" else 1 for k in seq}  # where the sequence index is
+
+        def select(x, dim, idx):
+            if isinstance(x, tuple):
+                return tuple(select(v, dim, idx) for v in x)
+            return x.index_select(dim, idx)
         h0 = hidden_at_sequence_starts(buf.hidden, L)
         n_seq = h0.shape[1]
         stats = {k: 0.0 for k in PPO_STATS}
@@ -225,7 +235,7 @@ class IPPO:
                 batches = [(seq, h0)]
             else:
                 perm = torch.randperm(n_seq, generator=self.gen)
-                batches = [({k: v.index_select(seq_dim[k], idx) for k, v in seq.items()}, h0[:, idx])
+                batches = [({k: select(v, seq_dim[k], idx) for k, v in seq.items()}, h0[:, idx])
                            for idx in perm.chunk(cfg.num_minibatches)]
             for b, h0_b in batches:
                 logits, value = self.net.sequence(b["inputs"], b["avail"], h0_b, b["starts"])
@@ -241,11 +251,11 @@ class IPPO:
                 v_loss = torch.max(huber(value), huber(v_clipped))
                 entropy = -(logp_all.exp() * logp_all).sum(-1)
                 pg_a, v_a, ent_a = per_agent(pg), per_agent(v_loss, b["value_mask"]), per_agent(entropy)
-                # Summing per-agent losses: agent k's parameters get exactly agent k's gradient.
-                loss = (pg_a + cfg.value_coef * v_a - cfg.entropy_coef * ent_a).sum()
+                # IPPO sums per-agent losses (agent k's parameters get exactly agent k's gradient); MAPPO averages.
+                loss = self.net.reduce_agents(pg_a + cfg.value_coef * v_a - cfg.entropy_coef * ent_a)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
-                clip_grad_norm_per_agent(self.net, cfg.max_grad_norm)
+                self.net.clip_grad_norm(cfg.max_grad_norm)
                 self.opt.step()
                 with torch.no_grad():
                     log_ratio = logp - b["logp"]
@@ -288,128 +298,15 @@ class IPPO:
         self.episode_start, self.env_steps = state["episode_start"], state["env_steps"]
 
 
-def _existing_config_hash(run_dir: Path, state: dict | None) -> str | None:
-    if state is not None:
-        return state.get("config_hash")
-    resolved = run_dir / "config.yaml"
-    if resolved.exists():
-        return (yaml.safe_load(resolved.read_text()) or {}).get("config_hash")
-    return None
-
-
 def train(cfg: IPPOConfig, run_dir: str | Path, progress: bool = True, restart_if_changed: bool = False,
           algo_cls: type[IPPO] = IPPO) -> list[dict]:
-    """Train one run into ``run_dir`` (config.yaml, metrics.csv, checkpoints/, final_model.pt, train.log).
-    A run folder with a resume checkpoint (an unfinished run) of the same config continues from it; one of another
-    config is an error, or, with ``restart_if_changed``, is cleared and started over. A finished run folder is
-    trained again from scratch. Returns the metrics rows."""
-    run_dir = Path(run_dir)
-    chash = config_hash(cfg)
-    resume_path = run_dir / "resume.pt"
-    state = load_checkpoint(resume_path) if resume_path.exists() else None
-    existing = _existing_config_hash(run_dir, state)
-    if existing is not None and existing != chash:
-        if not restart_if_changed:
-            raise RuntimeError(f"{run_dir} holds a run with a different config (hash {existing} vs {chash}); use "
-                               f"another run folder, delete it, or pass --restart-if-changed")
-        shutil.rmtree(run_dir)
-        state = None
-    algo = algo_cls(cfg)  # loads and checks everything it needs (demonstrations, ...) before anything is written
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log = file_logger(run_dir)
-    write_resolved_config(run_dir, cfg, {"algorithm": algo.name, "config_hash": chash,
-                                         "task_spec": dataclasses.asdict(algo.spec),
-                                         "rollout_steps_per_update": algo.T * cfg.num_envs, **algo.run_metadata})
-    columns = ["env_steps", "test_win_rate", "test_return", "test_length", "train_return", "train_win_rate",
-               "train_episodes", *algo.update_stats, "wall_time", "steps_per_s"]
-    metrics = MetricsTable(run_dir / "metrics.csv", columns)
-    next_eval, next_ckpt, wall_time = 0, cfg.checkpoint_interval, 0.0
-    if state is not None:
-        algo.load_training_state(state)
-        metrics.rows = state["metrics_rows"]
-        metrics.write()  # the folder's metrics.csv may be gone (Snakemake removes outputs before a rerun)
-        next_eval, next_ckpt, wall_time = state["next_eval"], state["next_ckpt"], state["wall_time"]
-        log.info("resumed at %d env steps", algo.env_steps)
-    else:
-        log.info("start: %s", json.dumps(dataclasses.asdict(cfg)))
-    train_returns, train_wins, losses = [], [], {}
-    last_row_steps, last_row_wall = algo.env_steps, wall_time
-    bar = tqdm(total=cfg.total_env_steps, initial=min(algo.env_steps, cfg.total_env_steps), disable=not progress,
-               unit="step", unit_scale=True, desc=f"{algo.name} {cfg.task} seed {cfg.seed}", file=sys.stderr)
-    while True:
-        finished = algo.env_steps >= cfg.total_env_steps
-        final_row_missing = finished and (not metrics.rows or metrics.rows[-1]["env_steps"] != algo.env_steps)
-        if algo.env_steps >= next_eval or final_row_missing:
-            # EVALUATE (greedy) and record; then save the resume state so a kill loses at most one interval
-            t0 = time.perf_counter()
-            with cfg.autocast():
-                test = algo.evaluate()
-            wall_time += time.perf_counter() - t0
-            dt = max(wall_time - last_row_wall, 1e-9)
-            row = {"env_steps": algo.env_steps, **test,
-                   "train_return": float(np.mean(train_returns)) if train_returns else math.nan,
-                   "train_win_rate": float(np.mean(train_wins)) if train_wins else math.nan,
-                   "train_episodes": len(train_returns),
-                   **{k: losses.get(k, math.nan) for k in algo.update_stats},
-                   "wall_time": round(wall_time, 3), "steps_per_s": round((algo.env_steps - last_row_steps) / dt, 1)}
-            metrics.append(row)
-            log.info("eval %s", json.dumps(row))
-            bar.set_postfix(win=f"{test['test_win_rate']:.2f}", ret=f"{test['test_return']:.1f}")
-            train_returns, train_wins = [], []
-            last_row_steps, last_row_wall = algo.env_steps, wall_time
-            while next_eval <= algo.env_steps:
-                next_eval += cfg.eval_interval
-            atomic_torch_save({**algo.training_state(), "config_hash": chash, "metrics_rows": metrics.rows,
-                               "next_eval": next_eval, "next_ckpt": next_ckpt, "wall_time": wall_time}, resume_path)
-        if finished:
-            break
-        t0 = time.perf_counter()
-        with cfg.autocast():
-            collected = algo.collect()
-            losses = algo.update()
-        wall_time += time.perf_counter() - t0
-        train_returns += collected["returns"]
-        train_wins += collected["wins"]
-        bar.update(min(collected["steps"], cfg.total_env_steps - bar.n))
-        while algo.env_steps >= next_ckpt:  # model snapshots at fixed step intervals (for demonstrations)
-            atomic_torch_save(algo.model_state(), run_dir / "checkpoints" / f"step_{next_ckpt}.pt")
-            next_ckpt += cfg.checkpoint_interval
-    bar.close()
-    atomic_torch_save(algo.model_state(), run_dir / "final_model.pt")
-    # A finished run keeps no resume state: running it again (e.g. Snakemake after a code change) trains afresh.
-    resume_path.unlink(missing_ok=True)
-    log.info("done: %d env steps, %.1f s", algo.env_steps, wall_time)
-    return metrics.rows
+    """``algorithms.common.trainer.train`` with IPPO as the default learner."""
+    return trainer.train(cfg, run_dir, progress, restart_if_changed, algo_cls)
 
 
 def main(argv: list[str] | None = None, cfg_cls: type = IPPOConfig, algo_cls: type[IPPO] = IPPO,
          doc: str | None = __doc__) -> int:
-    """The CLI of every PPO-family learner (DM² reuses it with its own config and class)."""
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="config keys:\n" + config_help(cfg_cls))
-    parser.add_argument("--config", type=Path, help="YAML file of config keys (and task_overrides)")
-    parser.add_argument("--section", help="read this section of the file (e.g. ippo in config/config.yaml)")
-    parser.add_argument("--set-json", help="a JSON object of config keys, applied after the file (used by Snakemake)")
-    parser.add_argument("--run-dir", type=Path, required=True, help="output folder (resumed if it holds a run)")
-    parser.add_argument("--restart-if-changed", action="store_true",
-                        help="if run-dir holds a run of another config, start over instead of failing")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, applied last")
-    args = parser.parse_args(argv)
-    try:
-        overrides = json.loads(args.set_json) if args.set_json else {}
-        if not isinstance(overrides, dict):
-            raise ConfigError(f"--set-json must be a JSON object, got {args.set_json!r}")
-        overrides.update(dict(parse_override(o) for o in args.overrides))
-        cfg = load_config(cfg_cls, args.config, overrides, section=args.section)
-    except (ConfigError, json.JSONDecodeError) as exc:
-        parser.exit(2, f"config error: {exc}\n")
-    rows = train(cfg, args.run_dir, progress=not args.no_progress, restart_if_changed=args.restart_if_changed,
-                 algo_cls=algo_cls)
-    last = rows[-1]
-    print(f"final: env_steps={last['env_steps']} test_win_rate={last['test_win_rate']:.3f} "
-          f"test_return={last['test_return']:.2f} wall_time={last['wall_time']:.0f}s")
-    return 0
+    return trainer.main(argv, cfg_cls, algo_cls, doc)
 
 
 if __name__ == "__main__":

@@ -53,8 +53,11 @@ def test_overrides_and_files(tmp_path):
         load_config(IPPOConfig, bad)
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(IPPOConfig, tmp_path / "missing.yaml")
-    with pytest.raises(ConfigError, match="has no section 'mappo'"):
-        load_config(IPPOConfig, "config/config.yaml", section="mappo")
+    with pytest.raises(ConfigError, match="has no section 'mild2'"):
+        load_config(IPPOConfig, "config/config.yaml", section="ippo,mild2")
+    # sections merge in order, task_overrides too: MAPPO reads the ippo block, then its own
+    merged = load_config(IPPOConfig, "config/config.yaml", ["task=smax/3s_vs_3z"], section="ippo,mappo")
+    assert merged.ppo_epochs == 15 and merged.lr == 5e-4
 
 
 def test_unknown_algorithm():

@@ -84,3 +84,25 @@ def test_validation_errors(experts, tmp_path):
         sample_demonstrations(experts, 999, "cotrained_concurrent", 2, 0)
     with pytest.raises(DemoError, match="needs independently trained teams"):
         sample_demonstrations(experts[:1], "final", "indep_concurrent", 2, 0)
+
+
+def test_ctde_experts_demonstrate(tmp_path):
+    """QMIX experts are sampled epsilon-greedy (never 'stochastic'), MAPPO experts through their shared actor; neither
+    can form the mixed team of indep_concurrent."""
+    from algorithms import mappo, qmix
+    small = dict(task="smax/3m", total_env_steps=600, eval_interval=600, eval_episodes=4, checkpoint_interval=600,
+                 torch_threads=1)
+    qmix.train(resolve(qmix.QMIXConfig, {**small, "num_envs": 4, "batch_episodes": 4}), tmp_path / "q", progress=False)
+    mappo.train(resolve(mappo.MAPPOConfig, {**small, "num_envs": 8, "rollout_length": 32}), tmp_path / "m",
+                progress=False)
+    demos = sample_demonstrations([tmp_path / "q"], "final", "cotrained_concurrent", episodes=6, seed=0,
+                                  mode="epsilon_greedy", epsilon=0.1, greedy_eval_episodes=4)
+    assert demos.metadata["expert_algorithm"] == "qmix" and demos.metadata["epsilon"] == 0.1
+    assert demos.metadata["expert_network"] == "QMIXPolicy" and demos.obs.shape[:3] == (6, 60, 3)
+    with pytest.raises(DemoError, match="QMIX experts have no stochastic policy"):
+        sample_demonstrations([tmp_path / "q"], "final", "cotrained_concurrent", episodes=6, seed=0)
+    demos = sample_demonstrations([tmp_path / "m"], "final", "cotrained_nonconcurrent", episodes=4, seed=0,
+                                  greedy_eval_episodes=4)
+    assert demos.metadata["expert_algorithm"] == "mappo" and demos.obs.shape[:3] == (4, 60, 3)
+    with pytest.raises(DemoError, match="indep_concurrent mixes agents"):
+        sample_demonstrations([tmp_path / "m", tmp_path / "m"], "final", "indep_concurrent", episodes=4, seed=0)

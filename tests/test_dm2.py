@@ -1,13 +1,14 @@
 """DM² and GAIL-only: demonstrations are checked before anything runs; the mixed reward is r_env + c * logit on
 living steps only; runs resume exactly; discriminator statistics are logged."""
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
 
 from algorithms.common.config import ConfigError, resolve
-from algorithms.demos import DemoError, sample_demonstrations, save_demos
-from algorithms.dm2 import DM2, DM2Config
+from algorithms.demos import DemoError, load_demos, sample_demonstrations, save_demos
+from algorithms.dm2 import ARMS, DM2, DM2Config, SelfImitationStore, arm_of
 from algorithms.ippo import IPPOConfig, train
 
 TINY = dict(task="smax/3m", num_envs=16, rollout_length=32, chunk_length=16, ppo_epochs=2, eval_interval=512,
@@ -58,20 +59,25 @@ def test_mixed_reward_only_on_living_steps(demo_file):
     torch.testing.assert_close(r[~decided], team[~decided])  # dead or padded: the team reward only
     assert (r[decided] != team[decided]).any()
     assert 0.0 <= stats["disc_expert_acc"] <= 1.0
-    algo_g = DM2(cfg(demo_file, arm="gail_only"))
+    algo_g = DM2(cfg(demo_file, reward="gail"))
     algo_g.collect()
     algo_g.ppo_update = capture("g")
     algo_g.update()
     assert (seen["g"][~(algo_g.buf.valid.unsqueeze(-1) & algo_g.buf.alive)] == 0).all()  # no env reward at all
 
 
-def test_dm2_run_resumes_exactly(demo_file, tmp_path, monkeypatch):
-    c = cfg(demo_file)
+@pytest.mark.parametrize("arm", ["dm2", "dm2_sil"])
+def test_dm2_run_resumes_exactly(demo_file, tmp_path, monkeypatch, arm):
+    c = cfg(demo_file, **ARMS[arm])
     train(c, tmp_path / "a", progress=False, algo_cls=DM2)
     a = pd.read_csv(tmp_path / "a" / "metrics.csv").drop(columns=["wall_time", "steps_per_s"])
     assert {"disc_bce", "disc_expert_acc", "gail_reward_mean"} <= set(a.columns)
     resolved = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
-    assert resolved["algorithm"] == "dm2" and resolved["demonstrations"]["style"] == "cotrained_concurrent"
+    assert resolved["algorithm"] == arm
+    if arm == "dm2":
+        assert resolved["demonstrations"]["style"] == "cotrained_concurrent"
+    else:  # self-imitation reads no demonstration file
+        assert "demonstrations" not in resolved and a.sil_episodes.iloc[-1] > 0
     real = DM2.update
     calls = {"n": 0}
 
@@ -88,3 +94,74 @@ def test_dm2_run_resumes_exactly(demo_file, tmp_path, monkeypatch):
     train(c, tmp_path / "b", progress=False, algo_cls=DM2)
     pd.testing.assert_frame_equal(a, pd.read_csv(tmp_path / "b" / "metrics.csv").drop(columns=["wall_time",
                                                                                               "steps_per_s"]))
+
+
+def test_arms_are_named_settings():
+    for name, keys in ARMS.items():
+        assert arm_of(resolve(DM2Config, {**TINY, "demos": "x.npz", **keys})) == name
+    with pytest.raises(ConfigError, match="reward: env without bc_pretrain is plain IPPO"):
+        resolve(DM2Config, {**TINY, "demos": "x.npz", "reward": "env"})
+    resolve(DM2Config, {**TINY, **ARMS["dm2_sil"]})  # self-imitation needs no demonstrations
+
+
+def test_self_imitation_store_keeps_the_best_episodes():
+    store = SelfImitationStore(capacity=3)
+    rows = lambda v: [torch.full((2, 4), float(v)), torch.full((1, 4), float(v))]  # noqa: E731
+    for ret in [1.0, 5.0, 3.0, 0.5, 4.0, 3.0]:
+        store.push(ret, rows(ret))
+    assert sorted(r for r, _, _ in store.heap) == [3.0, 4.0, 5.0]  # 1.0 and 0.5 dropped; the later 3.0 tie lost
+    pools = store.pools()
+    assert pools[0].shape == (6, 4) and pools[1].shape == (3, 4) and set(pools[1][:, 0].tolist()) == {3.0, 4.0, 5.0}
+    again = SelfImitationStore(capacity=3)
+    again.load_state_dict(store.state_dict())
+    assert [h[:2] for h in sorted(again.heap)] == [h[:2] for h in sorted(store.heap)]
+
+
+def test_self_imitation_stores_own_finished_episodes():
+    algo = DM2(cfg("", **ARMS["dm2_sil"]))
+    algo.collect()
+    buf = algo.buf
+    algo.ppo_update = lambda rewards: {}
+    stats = algo.update()
+    finished = int((buf.dones & buf.valid).sum())
+    assert stats["sil_episodes"] == len(algo.sil) == min(finished, algo.cfg.sil_capacity) > 0
+    # env 0's first episode: its discounted return ranks it, its living rows are agent k's expert rows
+    end = int(torch.nonzero(buf.dones[:, 0]).flatten()[0])
+    expected = float((buf.rewards[: end + 1, 0] * 0.99 ** torch.arange(end + 1)).sum())
+    entry = next(e for e in algo.sil.heap if abs(e[0] - expected) < 1e-5)
+    for k in range(algo.spec.n_agents):
+        torch.testing.assert_close(entry[2][k], buf.obs[: end + 1, 0, k][buf.alive[: end + 1, 0, k]])
+    # the unfinished tail of every env is carried into the next rollout
+    assert all(len(p) <= 1 for p in algo.partial)
+    assert sum(len(p) for p in algo.partial) == int((~buf.dones[-1]).sum())
+
+
+def test_bc_pretraining_fits_the_actors_and_leaves_the_critics(demo_file, tmp_path):
+    # a demonstrator whose action is a function of the observation (the tiny expert's actions are near random)
+    demos = load_demos(demo_file)
+    score = demos.obs[..., :8].sum(-1) + 0.5 * demos.obs[..., 8:16].sum(-1)
+    demos.actions = np.where(score > np.median(score[demos.alive]), 1, 2).astype(np.int16)
+    save_demos(tmp_path / "rule.npz", demos)
+    plain = DM2(cfg(tmp_path / "rule.npz", **ARMS["dm2"]))
+    bc = DM2(cfg(tmp_path / "rule.npz", **ARMS["bc_ippo"], bc_epochs=40, bc_lr=3e-3, bc_batch_episodes=2,
+                 bc_holdout=0.25))
+    meta = bc.run_metadata["behaviour_cloning"]
+    assert bc.name == "bc_ippo" and meta["bc_epochs"] == 40
+    # held-out demonstration episodes: well above the 0.5 of guessing between the two actions
+    assert meta["bc_holdout_accuracy"] > 0.8, meta
+    K = bc.spec.n_agents
+    for (name, p0), p1 in zip(plain.net.named_parameters(), bc.net.parameters()):  # same seed -> same init
+        if name.startswith("trunk."):
+            assert torch.equal(p0[K:], p1[K:]), name  # critics untouched
+            assert not torch.equal(p0[:K], p1[:K]), name
+        elif name.startswith("critic_head"):
+            assert torch.equal(p0, p1)
+    assert bc.update_stats == ["pg_loss", "value_loss", "entropy", "approx_kl", "clip_frac"]  # no discriminator
+
+
+def test_state_action_discriminator_reads_actions(demo_file):
+    algo = DM2(cfg(demo_file, **ARMS["dm2_state_action"]))
+    assert algo.name == "dm2_state_action"
+    assert algo.disc.in_dim == algo.spec.obs_dim + algo.spec.n_actions
+    assert algo.expert_pools[0].shape[1] == algo.disc.in_dim
+    assert ((algo.expert_pools[0][:, algo.spec.obs_dim:].sum(1)) == 1).all()  # one-hot actions

@@ -56,15 +56,17 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert "IPPO" in summary and "GAIL-only" in summary and summary.count("DM²") == 8
     assert (workdir / "results" / "ablation" / "smax" / "3m" / "summary.tex").read_text().startswith("\\begin{table}")
     assert "Nothing to be done" in snakemake(workdir, "-n")
-    # the IPPO learning-curve target
-    curve = "figures/ippo_learning_curve_quick.pdf"
-    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_ippo_learning_curves": 1, "train_ippo": 2}
+    # the baselines' learning curves: IPPO, MAPPO, QMIX x 2 seeds
+    curve = "figures/learning_curves_quick.pdf"
+    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 6}
     snakemake(workdir, curve)
     assert (workdir / curve).read_bytes()[:4] == b"%PDF"
-    for seed in (0, 1):
-        run = workdir / "results" / "ippo" / "smax" / "3m" / f"seed{seed}"
-        assert (run / "metrics.csv").exists() and (run / "config.yaml").exists()
-        assert yaml.safe_load((run / "config.yaml").read_text())["config"]["seed"] == seed
+    for algo in ("ippo", "mappo", "qmix"):
+        for seed in (0, 1):
+            run = workdir / "results" / algo / "smax" / "3m" / f"seed{seed}"
+            assert (run / "metrics.csv").exists() and (run / "config.yaml").exists()
+            resolved = yaml.safe_load((run / "config.yaml").read_text())
+            assert resolved["config"]["seed"] == seed and resolved["algorithm"] == algo
     assert "Nothing to be done" in snakemake(workdir, "-n", curve)
     target = "figures/ablation_quick.pdf"
     # one arm's hyperparameter changed -> only that arm's jobs and what aggregates them
@@ -85,12 +87,25 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
     assert planned_jobs(snakemake(workdir, "-n", target)) == {"sample_demonstrations": 8, "train_arm": 18,
                                                               "aggregate_ablation": 1, "plot_ablation": 1}
-    # one hyperparameter changed -> the training jobs and the figure, nothing else
+    # one hyperparameter changed -> the training jobs that read it and the figure, nothing else
     quick = yaml.safe_load((workdir / "config" / "quick.yaml").read_text())
     quick["ablation"]["demos"]["seed"] = 92814
-    quick["ippo"]["lr"] = 1.0e-3
+    quick["qmix"]["lr"] = 1.0e-3
     (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
-    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_ippo_learning_curves": 1, "train_ippo": 2}
+    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 2}
+    quick["ippo"]["lr"] = 1.0e-3  # MAPPO reads the ippo block too
+    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
+    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 6}
+    # the hyperparameter tables come from the resolved configs: a changed value regenerates them
+    table = "results/tables/hyperparameters_quick.tex"
+    snakemake(workdir, table)
+    assert "GAIL reward coefficient c" in (workdir / table).read_text()
+    assert "Nothing to be done" in snakemake(workdir, "-n", table)
+    quick["dm2"].setdefault("task_overrides", {})["smax/5m_vs_6m"] = {"gail_coef": 0.25}
+    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
+    assert planned_jobs(snakemake(workdir, "-n", table)) == {"hyperparameter_tables": 1}
+    snakemake(workdir, table)
+    assert "& 0.25 " in (workdir / table).read_text()
     # a config error is reported before any job runs
     quick["ippo"]["lr"] = "1e-4"
     (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))

@@ -16,6 +16,11 @@ class ConfigError(ValueError):
     pass
 
 
+
+def _f(default, help: str):
+    """A config field with its help text (``--help`` lists every key with it)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
 def _type_name(tp) -> str:
     if get_origin(tp) is Literal:
         return "one of " + ", ".join(repr(a) for a in get_args(tp))
@@ -107,10 +112,26 @@ def resolve(cls, file_values: dict[str, Any] | None = None, overrides: dict[str,
     return build_config(cls, {**values, **task_values, **overrides})
 
 
+def merge_sections(document: dict[str, Any], names: list[str], source: str = "config") -> dict[str, Any]:
+    """The blocks ``names`` of a config document merged key by key in order, their task_overrides too (a later block
+    wins): e.g. MAPPO reads ``ippo`` then ``mappo``, DM² ``ippo`` then ``dm2``."""
+    values: dict[str, Any] = {}
+    overrides: dict[str, dict] = {}
+    for name in names:
+        block = document.get(name)
+        if name not in document or not isinstance(block, (dict, type(None))):
+            raise ConfigError(f"{source} has no section {name!r}; sections: {sorted(document)}")
+        block = block or {}
+        values.update({k: v for k, v in block.items() if k != "task_overrides"})
+        for task, kv in (block.get("task_overrides") or {}).items():
+            overrides.setdefault(task, {}).update(kv or {})
+    return {**values, "task_overrides": overrides}
+
+
 def load_config(cls, path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None,
                 section: str | None = None):
-    """Resolve ``cls`` from a YAML file (or one ``section`` of it, e.g. ``ippo`` in config/config.yaml) plus
-    overrides (``key=value`` strings or a mapping)."""
+    """Resolve ``cls`` from a YAML file (or a ``section`` of it, e.g. ``ippo`` in config/config.yaml; comma-separated
+    sections are merged in order, e.g. ``ippo,mappo``) plus overrides (``key=value`` strings or a mapping)."""
     file_values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -124,9 +145,7 @@ def load_config(cls, path: str | Path | None = None, overrides: list[str] | dict
             raise ConfigError(f"config file {path} must hold a mapping of keys to values, got {type(loaded).__name__}")
         file_values = loaded or {}
         if section is not None:
-            if not isinstance(file_values.get(section), dict):
-                raise ConfigError(f"config file {path} has no section {section!r}; sections: {sorted(file_values)}")
-            file_values = file_values[section]
+            file_values = merge_sections(file_values, section.split(","), f"config file {path}")
     if isinstance(overrides, list):
         overrides = dict(parse_override(o) for o in overrides)
     return resolve(cls, file_values, overrides)

@@ -153,9 +153,10 @@ class IndependentActorCritic(nn.Module):
             else:
                 yield name, p[agent]
 
-    def inputs(self, obs: torch.Tensor, last_action: torch.Tensor) -> torch.Tensor:
+    def inputs(self, obs: torch.Tensor, last_action: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
         """obs [..., K, O] and last_action [..., K] (-1 = none) -> normalised trunk input [K, ..., in].
-        Parameter-free, so training computes it once per rollout and reuses it in every epoch."""
+        Parameter-free, so training computes it once per rollout and reuses it in every epoch. ``state`` (the global
+        state) is not used: the critics are decentralised."""
         onehot = F.one_hot((last_action + 1).long(), self.n_actions + 1)[..., 1:].to(obs.dtype)
         x = torch.cat([obs, onehot], -1).movedim(-2, 0).contiguous()
         return self.trunk.normalize_input(x)
@@ -174,11 +175,23 @@ class IndependentActorCritic(nn.Module):
         logits = logits.masked_fill(~avail, -1e10)  # unavailable actions get no probability
         return logits, value
 
-    def step(self, obs, last_action, avail, h):
+    def step(self, obs, last_action, avail, h, state=None):
         """Acting: obs [B, K, O], last_action [B, K], avail [B, K, A], h [2K, B, H] -> logits [B,K,A], value [B,K], h."""
         feats, h = self.trunk.step(self.inputs(obs, last_action), h)
         logits, value = self._heads(feats, avail)
         return logits, value, h
+
+    @staticmethod
+    def reduce_agents(per_agent_loss: torch.Tensor) -> torch.Tensor:
+        # A sum of per-agent losses: agent k's parameters get exactly agent k's gradient.
+        return per_agent_loss.sum()
+
+    def clip_grad_norm(self, max_norm: float) -> torch.Tensor:
+        return clip_grad_norm_per_agent(self, max_norm)
+
+    def value_targets(self, returns, old_values, mask):
+        """(returns, old values) in the critic's output space: values are not normalised here (as in the paper)."""
+        return returns, old_values
 
     def sequence(self, inputs, avail, h0, reset):
         """Training: inputs [K, L, B, in] (from ``inputs``), avail [L, B, K, A], h0 [2K, B, H], reset [L, B]
@@ -209,3 +222,115 @@ def clip_grad_norm_per_agent(model: IndependentActorCritic, max_norm: float) -> 
     for grad, idx in groups:
         grad.mul_(scale[idx].view(-1, *([1] * (grad.dim() - 1))))
     return norms
+
+
+class ValueNorm(nn.Module):
+    """Running mean and variance of value targets with a debiased exponential average (RMAPPO's ValueNorm, beta
+    0.99999): the critic predicts normalised values, rollouts store them de-normalised."""
+
+    def __init__(self, beta: float = 0.99999, eps: float = 1e-5):
+        super().__init__()
+        self.beta, self.eps = beta, eps
+        self.register_buffer("mean", torch.zeros(()))
+        self.register_buffer("mean_sq", torch.zeros(()))
+        self.register_buffer("debias", torch.zeros(()))
+
+    def update(self, x: torch.Tensor) -> None:
+        b = self.beta
+        self.mean.mul_(b).add_(x.mean() * (1 - b))
+        self.mean_sq.mul_(b).add_((x * x).mean() * (1 - b))
+        self.debias.mul_(b).add_(1 - b)
+
+    def stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        d = self.debias.clamp(min=self.eps)
+        mean, mean_sq = self.mean / d, self.mean_sq / d
+        return mean, (mean_sq - mean * mean).clamp(min=1e-2).sqrt()
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        mean, std = self.stats()
+        return (x - mean) / std
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        mean, std = self.stats()
+        return x * std + mean
+
+
+class SharedActorCentralCritic(nn.Module):
+    """MAPPO's networks (RMAPPO): one actor shared by all agents, on the agent's own observation, its one-hot last
+    action and its one-hot id; one centralised critic, shared too, on the global state and the agent's id, giving
+    each agent's value. Same trunk as IPPO's (LayerNorm -> MLP x2 -> GRU -> LayerNorm). Values are normalised
+    (``ValueNorm``). Hidden states keep IPPO's layout [2K, B, H] (actor of agent k at k, its critic at K + k), so the
+    rollout storage and the PPO update are shared with IPPO."""
+
+    def __init__(self, n_agents: int, obs_dim: int, state_dim: int, n_actions: int, hidden: int = 64,
+                 actor_gain: float = 0.01):
+        super().__init__()
+        self.n_agents, self.n_actions, self.hidden = n_agents, n_actions, hidden
+        self.actor = RecurrentTrunk(1, 1, obs_dim + n_actions + n_agents, hidden)
+        self.critic = RecurrentTrunk(1, 1, state_dim + n_agents, hidden)
+        self.actor_head = StackedLinear(1, hidden, n_actions, gain=actor_gain)
+        self.critic_head = StackedLinear(1, hidden, 1, gain=1.0)
+        self.value_norm = ValueNorm()
+
+    def initial_hidden(self, batch: int) -> torch.Tensor:
+        return torch.zeros(2 * self.n_agents, batch, self.hidden)
+
+    def inputs(self, obs, last_action, state=None):
+        """obs [..., K, O], last_action [..., K], state [..., S] -> normalised (actor input [K, ..., in_a], critic
+        input [K, ..., in_c] or None without a state)."""
+        K = self.n_agents
+        ids = torch.eye(K, dtype=obs.dtype).expand(*obs.shape[:-1], K)
+        onehot = F.one_hot((last_action + 1).long(), self.n_actions + 1)[..., 1:].to(obs.dtype)
+        xa = self.actor.normalize_input(torch.cat([obs, onehot, ids], -1).movedim(-2, 0).contiguous())
+        if state is None:
+            return xa, None
+        xc = torch.cat([state.unsqueeze(-2).expand(*obs.shape[:-1], state.shape[-1]), ids], -1)
+        return xa, self.critic.normalize_input(xc.movedim(-2, 0).contiguous())
+
+    @staticmethod
+    def _head(trunk, head, feats):
+        with torch.autocast("cpu", enabled=False):  # heads in float32, as in IndependentActorCritic
+            w, b = trunk.out_norm.fold_into(head.weight, head.bias)
+            return torch.baddbmm(b, feats.float(), w)
+
+    def step(self, obs, last_action, avail, h, state=None):
+        """Acting, as IndependentActorCritic.step; without ``state`` (greedy play) the critic is skipped (value None,
+        its hidden state unchanged)."""
+        K, B = self.n_agents, obs.shape[0]
+        xa, xc = self.inputs(obs, last_action, state)
+        fa, ha = self.actor.step(xa.reshape(1, K * B, -1), h[:K].reshape(1, K * B, -1))
+        logits = self._head(self.actor, self.actor_head, fa).view(K, B, -1).transpose(0, 1)
+        logits = logits.masked_fill(~avail, -1e10)
+        if xc is None:
+            return logits, None, torch.cat([ha.view(K, B, -1), h[K:]])
+        fc, hc = self.critic.step(xc.reshape(1, K * B, -1), h[K:].reshape(1, K * B, -1))
+        value = self.value_norm.denormalize(self._head(self.critic, self.critic_head, fc).view(K, B).T)
+        return logits, value, torch.cat([ha.view(K, B, -1), hc.view(K, B, -1)])
+
+    def sequence(self, inputs, avail, h0, reset):
+        """Training: inputs from ``inputs`` ([K, L, B, in] each), avail [L, B, K, A], h0 [2K, B, H], reset [L, B]
+        -> logits [L, B, K, A], normalised value [L, B, K]."""
+        xa, xc = inputs
+        K, L, B, _ = xa.shape
+        flat = lambda x: x.transpose(0, 1).reshape(1, L, K * B, -1)  # noqa: E731  agent-major rows, as h0
+        reset = reset.repeat(1, K)  # [L, K*B]: row k*B + b resets with env b
+        fa = self.actor.sequence(flat(xa), h0[:K].reshape(1, K * B, -1), reset)
+        fc = self.critic.sequence(flat(xc), h0[K:].reshape(1, K * B, -1), reset)
+        logits = self._head(self.actor, self.actor_head, fa.reshape(1, L * K * B, -1)).view(L, K, B, -1)
+        value = self._head(self.critic, self.critic_head, fc.reshape(1, L * K * B, -1)).view(L, K, B)
+        return logits.transpose(1, 2).masked_fill(~avail, -1e10), value.transpose(1, 2)
+
+    @staticmethod
+    def reduce_agents(per_agent_loss: torch.Tensor) -> torch.Tensor:
+        return per_agent_loss.mean()  # shared parameters: the mean over agents, as RMAPPO's mean over all rows
+
+    def clip_grad_norm(self, max_norm: float) -> torch.Tensor:
+        actor = [p for n, p in self.named_parameters() if n.startswith("actor")]
+        critic = [p for n, p in self.named_parameters() if n.startswith("critic")]
+        return torch.stack([nn.utils.clip_grad_norm_(actor, max_norm), nn.utils.clip_grad_norm_(critic, max_norm)])
+
+    def value_targets(self, returns, old_values, mask):
+        """Update the running statistics with this rollout's value targets (where ``mask``), then return targets and
+        old values in the critic's normalised output space."""
+        self.value_norm.update(returns[mask.bool()])
+        return self.value_norm.normalize(returns), self.value_norm.normalize(old_values)

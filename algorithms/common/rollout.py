@@ -9,6 +9,7 @@ import torch
 @dataclass
 class Rollout:
     obs: torch.Tensor  # [T, N, K, O] float32
+    state: torch.Tensor  # [T, N, S] global state (used by centralised critics only)
     last_action: torch.Tensor  # [T, N, K] int64, -1 at an episode's first step
     avail: torch.Tensor  # [T, N, K, A] bool
     alive: torch.Tensor  # [T, N, K] bool (agent acts at obs_t)
@@ -22,10 +23,11 @@ class Rollout:
     hidden: torch.Tensor  # [T, 2K, N, H] recurrent state fed into step t
 
     @classmethod
-    def empty(cls, T: int, N: int, K: int, obs_dim: int, n_actions: int, n_nets: int, hidden: int) -> "Rollout":
+    def empty(cls, T: int, N: int, K: int, obs_dim: int, n_actions: int, n_nets: int, hidden: int,
+              state_dim: int = 0) -> "Rollout":
         z = lambda *s, dtype=torch.float32: torch.zeros(*s, dtype=dtype)  # noqa: E731
         return cls(
-            obs=z(T, N, K, obs_dim), last_action=z(T, N, K, dtype=torch.long), avail=z(T, N, K, n_actions, dtype=torch.bool),
+            obs=z(T, N, K, obs_dim), state=z(T, N, state_dim), last_action=z(T, N, K, dtype=torch.long), avail=z(T, N, K, n_actions, dtype=torch.bool),
             alive=z(T, N, K, dtype=torch.bool), actions=z(T, N, K, dtype=torch.long), logp=z(T, N, K),
             values=z(T, N, K), rewards=z(T, N), dones=z(T, N, dtype=torch.bool), starts=z(T, N, dtype=torch.bool),
             valid=z(T, N, dtype=torch.bool), hidden=z(T, n_nets, N, hidden),

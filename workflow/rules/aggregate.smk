@@ -20,3 +20,16 @@ rule aggregate_ablation:
     shell:
         "{PYTHON} workflow/scripts/aggregate_ablation.py --out-dir {params.out_dir} --reps {params.reps} "
         "--seed {params.seed} --final-window {params.window} {params.runs} > {log} 2>&1"
+
+
+rule hyperparameter_tables:
+    output:
+        csv=config["tables"]["hyperparameters"].removesuffix(".tex") + ".csv",
+        tex=config["tables"]["hyperparameters"],
+    params:
+        resolved=lambda wc: json.dumps(table_hparams()),  # dicts keep the config's order
+    log:
+        "logs/tables/hyperparameters.log",
+    shell:
+        "echo '{params.resolved}' | {PYTHON} workflow/scripts/hyperparameter_tables.py --resolved-json - "
+        "--out-csv {output.csv} --out-tex {output.tex} > {log} 2>&1"

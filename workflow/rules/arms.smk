@@ -20,8 +20,8 @@ rule train_arm:
         "benchmarks/arms/{backend}/{task}/{arm}/{demo}/seed{seed}.tsv"
     threads: lambda wc: arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed)["torch_threads"]
     resources:
-        mem_mb=lambda wc: ippo_mem_mb(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed)) + 500,
-        runtime=lambda wc: ippo_runtime_min(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed)),
+        mem_mb=lambda wc: mem_mb(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed)) + 500,
+        runtime=lambda wc: runtime_min(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed)),
     shell:
         "{PYTHON} -m {params.module} --run-dir {params.run_dir} --restart-if-changed --no-progress "
         "--set-json '{params.hparams}' > {log} 2>&1"

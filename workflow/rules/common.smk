@@ -5,8 +5,10 @@ from dataclasses import asdict
 
 sys.path.insert(0, workflow.basedir)
 
-from algorithms.common.config import ConfigError, resolve  # noqa: E402
+from algorithms.common.config import ConfigError, merge_sections, resolve  # noqa: E402
 from algorithms.ippo import IPPOConfig  # noqa: E402
+from algorithms.mappo import MAPPOConfig  # noqa: E402
+from algorithms.qmix import EpisodeBuffer, QMIXConfig  # noqa: E402
 
 PYTHON = sys.executable
 
@@ -15,48 +17,69 @@ wildcard_constraints:
     task="[A-Za-z0-9_]+",
     seed="[0-9]+",
 
+# Baseline learners: their typed config and the config blocks it reads (later blocks override earlier ones).
+BASELINES = {"ippo": (IPPOConfig, ["ippo"]), "mappo": (MAPPOConfig, ["ippo", "mappo"]), "qmix": (QMIXConfig, ["qmix"])}
+
+
+def merged_blocks(names: list[str]) -> dict:
+    """The config blocks ``names`` merged key by key, their task_overrides too (a later block wins)."""
+    return merge_sections(config, names, "the workflow config")
+
+
+def hparams_with(algo: str, task: str, seed: int, extra: dict) -> dict:
+    """The complete resolved config of one run of a baseline learner (its blocks, then ``extra``); it reaches the
+    job through params, so the job reruns when it changes."""
+    cls, blocks = BASELINES[algo]
+    try:
+        return asdict(resolve(cls, merged_blocks(blocks), {"task": task, "seed": int(seed), **extra}))
+    except ConfigError as exc:
+        raise ValueError(f"config {algo} for {task} seed {seed}: {exc}") from None
+
 
 def ippo_hparams_with(task: str, seed: int, extra: dict) -> dict:
-    """The complete resolved IPPO config of one run (ippo block, then ``extra``); it reaches the job through
-    params, so the job reruns when it changes."""
-    try:
-        return asdict(resolve(IPPOConfig, config["ippo"], {"task": task, "seed": int(seed), **extra}))
-    except ConfigError as exc:
-        raise ValueError(f"config ippo for {task} seed {seed}: {exc}") from None
+    return hparams_with("ippo", task, seed, extra)
 
 
-def ippo_hparams(task: str, seed: int) -> dict:
-    return ippo_hparams_with(task, seed, {})
+def baseline_hparams(algo: str, task: str, seed: int) -> dict:
+    return hparams_with(algo, task, seed, {})
 
 
-def ippo_mem_mb(hp: dict) -> int:
-    """Memory request: ~1.5 GB of process (torch + JAX) plus the rollout and its activations, generously."""
+def mem_mb(hp: dict) -> int:
+    """Memory request: ~1.5 GB of process (torch + JAX) plus the rollout and its activations (PPO family) or the
+    replay buffer (QMIX), generously."""
     import envs
 
     spec = envs.task_spec(hp["task"])
+    if "buffer_episodes" in hp:
+        size = EpisodeBuffer.nbytes(hp["buffer_episodes"], spec.episode_limit, spec.n_agents, spec.obs_dim,
+                                    spec.state_dim, spec.n_actions)
+        return int(1500 + 1.3 * size / 2**20)
     steps = hp["num_envs"] * (spec.episode_limit if hp["rollout_mode"] == "episodes" else hp["rollout_length"])
-    per_step = 4 * spec.n_agents * (3 * (spec.obs_dim + spec.n_actions) + 2 * 12 * hp["hidden_size"])
+    per_step = 4 * spec.n_agents * (3 * (spec.obs_dim + spec.n_actions) + 2 * 12 * hp["hidden_size"] + spec.state_dim)
     return int(1500 + 3 * steps * per_step / 2**20)
 
 
-def ippo_runtime_min(hp: dict) -> int:
-    """Wall-time request at a conservative 1,000 env steps/s on 2 cores (bigger maps train slower)."""
-    return max(30, int(hp["total_env_steps"] / 1000 / 60 * 1.5))
+def runtime_min(hp: dict) -> int:
+    """Wall-time request at a conservative 1,000 env steps/s on 2 cores (QMIX: 300; bigger maps train slower)."""
+    rate = 300 if "buffer_episodes" in hp else 1000
+    return max(30, int(hp["total_env_steps"] / rate / 60 * 1.5))
 
 
-def ippo_run_dirs() -> list[str]:
-    return [f"results/ippo/{task}/seed{seed}" for task in config["ippo_runs"]["tasks"]
-            for seed in config["ippo_runs"]["seeds"]]
+def baseline_run_dirs() -> list[str]:
+    runs = config["baseline_runs"]
+    return [f"results/{algo}/{task}/seed{seed}" for algo in runs["algorithms"] for task in runs["tasks"]
+            for seed in runs["seeds"]]
 
 
 # Fail at parse time, before any job starts, on any bad hyperparameter or task name.
-for _task in config["ippo_runs"]["tasks"]:
-    ippo_hparams(_task, config["ippo_runs"]["seeds"][0])
+for _algo in config["baseline_runs"]["algorithms"]:
+    for _task in config["baseline_runs"]["tasks"]:
+        baseline_hparams(_algo, _task, config["baseline_runs"]["seeds"][0])
 
 
 # ---------------------------------------------------------------------------------------------- the DM² ablation
 from algorithms.demos import STYLES  # noqa: E402
-from algorithms.dm2 import DM2Config  # noqa: E402
+from algorithms.dm2 import ARMS as DM2_ARMS, DM2Config  # noqa: E402
 
 ABLATION = config["ablation"]
 ABL_TASK = ABLATION["task"]
@@ -103,15 +126,9 @@ def arm_hparams(task: str, arm: str, demo: str, seed: int) -> dict:
         extra["gail_coef"] = 1.0  # r = r_D alone: the mixing coefficient plays no part (and triggers no reruns)
     if arm == "ippo":
         return ippo_hparams_with(task, seed, extra)
-    values = {**config["ippo"], **config["dm2"]}
-    overrides = {}
-    for block in (config["ippo"], config["dm2"]):  # per-task values of both blocks, dm2's winning
-        for t, kv in (block.get("task_overrides") or {}).items():
-            overrides.setdefault(t, {}).update(kv)
-    values["task_overrides"] = overrides
     try:
-        cfg = resolve(DM2Config, values, {"task": task, "seed": int(seed), "arm": arm,
-                                          "demos": demo_path(task, demo), **extra})
+        cfg = resolve(DM2Config, merged_blocks(["ippo", "dm2"]), {"task": task, "seed": int(seed), **DM2_ARMS[arm],
+                                          "demos": "" if demo == "none" else demo_path(task, demo), **extra})
     except ConfigError as exc:
         raise ValueError(f"config dm2 for {task} {arm} {demo} seed {seed}: {exc}") from None
     return asdict(cfg)
@@ -135,3 +152,15 @@ def check_ablation_config() -> None:
 
 
 check_ablation_config()
+
+
+# ---------------------------------------------------------------------------------------------- tables
+def table_hparams() -> dict:
+    """{algorithm: {task: resolved config}} for the hyperparameter tables: what each job on that task receives."""
+    out = {}
+    for task in config["tables"]["tasks"]:
+        for algo in BASELINES:
+            out.setdefault(algo, {})[task] = baseline_hparams(algo, task, 0)
+        dm2 = resolve(DM2Config, merged_blocks(["ippo", "dm2"]), {"task": task, "demos": "(per arm)"})
+        out.setdefault("dm2", {})[task] = asdict(dm2)
+    return out

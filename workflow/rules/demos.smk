@@ -14,8 +14,8 @@ rule train_expert:
         "benchmarks/experts/ippo/{backend}/{task}/seed{seed}.tsv"
     threads: lambda wc: expert_hparams(f"{wc.backend}/{wc.task}", wc.seed)["torch_threads"]
     resources:
-        mem_mb=lambda wc: ippo_mem_mb(expert_hparams(f"{wc.backend}/{wc.task}", wc.seed)),
-        runtime=lambda wc: ippo_runtime_min(expert_hparams(f"{wc.backend}/{wc.task}", wc.seed)),
+        mem_mb=lambda wc: mem_mb(expert_hparams(f"{wc.backend}/{wc.task}", wc.seed)),
+        runtime=lambda wc: runtime_min(expert_hparams(f"{wc.backend}/{wc.task}", wc.seed)),
     shell:
         "{PYTHON} -m algorithms.ippo --run-dir {params.run_dir} --restart-if-changed --no-progress "
         "--set-json '{params.hparams}' > {log} 2>&1"

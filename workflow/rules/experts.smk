@@ -1,22 +1,25 @@
-# Stage 1: train experts / baselines (IPPO for now). One job per (task, seed); the run folder holds config.yaml,
-# metrics.csv, checkpoints/step_<N>.pt, final_model.pt, train.log and resume.pt (a killed job resumes from it).
+# Stage 1: baselines and their learning curves (IPPO, MAPPO, QMIX; one job per algorithm, task and seed). A run
+# folder holds config.yaml, metrics.csv, checkpoints/step_<N>.pt, final_model.pt, train.log and resume.pt (a killed
+# job resumes from it).
 
 
-rule train_ippo:
+rule train_baseline:
     output:
-        metrics="results/ippo/{backend}/{task}/seed{seed}/metrics.csv",
-        model="results/ippo/{backend}/{task}/seed{seed}/final_model.pt",
+        metrics="results/{algo}/{backend}/{task}/seed{seed}/metrics.csv",
+        model="results/{algo}/{backend}/{task}/seed{seed}/final_model.pt",
     params:
-        hparams=lambda wc: json.dumps(ippo_hparams(f"{wc.backend}/{wc.task}", wc.seed), sort_keys=True),
+        hparams=lambda wc: json.dumps(baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed), sort_keys=True),
         run_dir=lambda wc, output: str(Path(output.metrics).parent),
+    wildcard_constraints:
+        algo="|".join(BASELINES),
     log:
-        "logs/ippo/{backend}/{task}/seed{seed}.log",
+        "logs/{algo}/{backend}/{task}/seed{seed}.log",
     benchmark:
-        "benchmarks/ippo/{backend}/{task}/seed{seed}.tsv"
-    threads: lambda wc: ippo_hparams(f"{wc.backend}/{wc.task}", wc.seed)["torch_threads"]
+        "benchmarks/{algo}/{backend}/{task}/seed{seed}.tsv"
+    threads: lambda wc: baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed)["torch_threads"]
     resources:
-        mem_mb=lambda wc: ippo_mem_mb(ippo_hparams(f"{wc.backend}/{wc.task}", wc.seed)),
-        runtime=lambda wc: ippo_runtime_min(ippo_hparams(f"{wc.backend}/{wc.task}", wc.seed)),
+        mem_mb=lambda wc: mem_mb(baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed)),
+        runtime=lambda wc: runtime_min(baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed)),
     shell:
-        "{PYTHON} -m algorithms.ippo --run-dir {params.run_dir} --restart-if-changed --no-progress "
+        "{PYTHON} -m algorithms.{wildcards.algo} --run-dir {params.run_dir} --restart-if-changed --no-progress "
         "--set-json '{params.hparams}' > {log} 2>&1"

@@ -22,12 +22,15 @@ from algorithms.common.runio import atomic_write_text  # noqa: E402
 from algorithms.demos import STYLE_NAMES  # noqa: E402
 
 
+ARM_NAMES = {"ippo": "IPPO", "mappo": "MAPPO", "qmix": "QMIX", "dm2": "DM²", "gail_only": "GAIL-only",
+             "dm2_sil": "DM²+SIL", "bc_ippo": "BC+IPPO", "bc_dm2": "BC+DM²", "dm2_state_action": "DM² state-action D"}
+
 
 def label_of(arm: str, demo: str) -> str:
-    if arm == "ippo":
-        return "IPPO"
+    name = ARM_NAMES.get(arm, arm)
+    if demo == "none":
+        return name
     style, step = demo.rsplit("_step", 1)
-    name = "DM²" if arm == "dm2" else "GAIL-only"
     at = f"{int(step) / 1e6:g}M" if int(step) >= 1e6 else f"{int(step) / 1e3:g}k"
     return f"{name} ({STYLE_NAMES.get(style, style)}; demos at {at})"
 
@@ -36,7 +39,7 @@ def read_runs(run_dirs: list[Path]) -> tuple[pd.DataFrame, dict]:
     rows, demo_meta = [], {}
     for run in run_dirs:
         meta = yaml.safe_load((run / "config.yaml").read_text())
-        arm = meta["config"].get("arm", "ippo") if meta["algorithm"] == "dm2" else "ippo"
+        arm = meta["algorithm"]  # the learner variant: ippo, dm2, gail_only, dm2_sil, bc_ippo, ...
         demo = run.parent.name
         df = pd.read_csv(run / "metrics.csv")
         if "demonstrations" in meta:

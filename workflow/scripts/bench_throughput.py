@@ -1,7 +1,11 @@
-"""IPPO training throughput (joint env steps per second, learning included) on one task with the config's
-hyperparameters, next to env-only stepping speed, with a breakdown of where the time goes.
+"""Training throughput of IPPO, MAPPO or QMIX (joint env steps per second, learning included) on one task with the
+config's hyperparameters, next to env-only stepping speed, with a breakdown of where the time goes.
 
-    python workflow/scripts/bench_throughput.py [--task smax/5m_vs_6m] [--updates 6] [key=value ...]
+    python workflow/scripts/bench_throughput.py [--algorithm ippo|mappo|qmix] [--task smax/5m_vs_6m] [--updates 6] \
+        [key=value ...]
+
+For QMIX an "update" is one collect of ``num_envs`` episodes plus its gradient steps, timed once the replay buffer
+holds a batch and the epsilon anneal is over (as in the bulk of a run).
 
 The last line is ``steps_per_s=<number>`` (training throughput)."""
 from __future__ import annotations
@@ -12,11 +16,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import envs  # noqa: E402
-from algorithms.common.config import load_config  # noqa: E402
-from algorithms.ippo import IPPO, IPPOConfig  # noqa: E402
+from algorithms import get_algorithm  # noqa: E402
+from algorithms.common.config import parse_override, resolve  # noqa: E402
+
+CLASSES = {"ippo": ("IPPOConfig", "IPPO", ["ippo"]), "mappo": ("MAPPOConfig", "MAPPO", ["ippo", "mappo"]),
+           "qmix": ("QMIXConfig", "QMIX", ["qmix"])}
 
 
 def env_only(task: str, num_envs: int, steps: int) -> float:
@@ -33,15 +41,25 @@ def env_only(task: str, num_envs: int, steps: int) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algorithm", default="ippo", choices=sorted(CLASSES))
     parser.add_argument("--task", default="smax/5m_vs_6m")
     parser.add_argument("--config", default="config/config.yaml")
-    parser.add_argument("--updates", type=int, default=6, help="timed PPO iterations (after one warm-up)")
+    parser.add_argument("--updates", type=int, default=6, help="timed iterations (after warm-up)")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = parser.parse_args(argv)
     overrides = dict(o.split("=", 1) for o in args.overrides)
-    cfg = load_config(IPPOConfig, args.config, [f"{k}={v}" for k, v in {**overrides, "task": args.task}.items()],
-                      section="ippo")
-    algo = IPPO(cfg)
+    cfg_name, cls_name, sections = CLASSES[args.algorithm]
+    module = get_algorithm(args.algorithm)
+    file = yaml.safe_load(Path(args.config).read_text())
+    values, task_overrides = {}, {}
+    for section in sections:  # later sections override earlier ones, as in the workflow
+        block = dict(file.get(section) or {})
+        for t, kv in (block.pop("task_overrides", None) or {}).items():
+            task_overrides.setdefault(t, {}).update(kv)
+        values.update(block)
+    cfg = resolve(getattr(module, cfg_name), {**values, "task_overrides": task_overrides},
+                  {**dict(parse_override(f"{k}={v}") for k, v in overrides.items()), "task": args.task})
+    algo = getattr(module, cls_name)(cfg)
     env_time = [0.0]
     real_step = algo.env.step
 
@@ -55,6 +73,11 @@ def main(argv=None) -> int:
     with cfg.autocast():
         algo.collect()
         algo.update()  # warm-up: compiles, allocator
+        if args.algorithm == "qmix":  # fill the buffer past one batch and finish the anneal, without learning
+            algo.env_steps = max(algo.env_steps, cfg.epsilon_anneal_steps)
+            while algo.buffer.size < cfg.batch_episodes:
+                algo.collect()
+            algo.update_credit = 0.0
         env_time[0] = 0.0
         t_collect = t_update = 0.0
         steps = 0
@@ -69,12 +92,16 @@ def main(argv=None) -> int:
     sps = steps / total
     env_sps = env_only(args.task, cfg.num_envs, steps=200)
     us = lambda x: 1e6 * x / steps  # noqa: E731
-    print(f"task={args.task} num_envs={cfg.num_envs} rollout={algo.T}x{cfg.num_envs} ppo_epochs={cfg.ppo_epochs} "
-          f"chunk={cfg.chunk_length} minibatches={cfg.num_minibatches} precision={cfg.precision} "
-          f"torch_threads={cfg.torch_threads}")
+    if args.algorithm == "qmix":
+        print(f"algorithm=qmix task={args.task} num_envs={cfg.num_envs} updates_per_episode={cfg.updates_per_episode} "
+              f"batch_episodes={cfg.batch_episodes} torch_threads={cfg.torch_threads}")
+    else:
+        print(f"algorithm={args.algorithm} task={args.task} num_envs={cfg.num_envs} rollout={algo.T}x{cfg.num_envs} "
+              f"ppo_epochs={cfg.ppo_epochs} chunk={cfg.chunk_length} minibatches={cfg.num_minibatches} "
+              f"precision={cfg.precision} torch_threads={cfg.torch_threads}")
     print(f"env only (random actions, {cfg.num_envs} envs): {env_sps:,.0f} joint steps/s")
     print(f"per joint env step: env {us(env_time[0]):.1f} us, acting+storage {us(t_collect - env_time[0]):.1f} us, "
-          f"PPO update {us(t_update):.1f} us ({us(t_update) / cfg.ppo_epochs:.1f} us per epoch)")
+          f"update {us(t_update):.1f} us")
     print(f"shares: env {env_time[0] / total:.0%}, acting {(t_collect - env_time[0]) / total:.0%}, "
           f"update {t_update / total:.0%}")
     print(f"steps_per_s={sps:.0f}")

@@ -1,0 +1,157 @@
+"""The training loop and CLI shared by every learner (IPPO, MAPPO, DM², QMIX): evaluation every
+``eval_interval`` env steps, model snapshots every ``checkpoint_interval``, an atomic resume checkpoint at every
+evaluation (exact resume after a kill), the resolved config and metrics.csv in the run folder.
+
+A learner class provides: ``name``, ``update_stats`` (metrics columns), ``run_metadata``, ``spec``, ``T``,
+``env_steps``, ``collect()`` -> {steps, returns, wins}, ``update()`` -> stats, ``evaluate()`` -> test stats,
+``model_state()``, ``training_state()``, ``load_training_state()``. Its config dataclass provides ``task``, ``seed``,
+``total_env_steps``, ``num_envs``, ``eval_interval``, ``checkpoint_interval`` and ``autocast()``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from tqdm import tqdm
+
+from algorithms.common.config import ConfigError, config_help, load_config, parse_override
+from algorithms.common.runio import (MetricsTable, atomic_torch_save, file_logger, load_checkpoint,
+                                     write_resolved_config)
+
+
+def config_hash(cfg) -> str:
+    return hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode()).hexdigest()[:16]
+
+
+
+def _existing_config_hash(run_dir: Path, state: dict | None) -> str | None:
+    if state is not None:
+        return state.get("config_hash")
+    resolved = run_dir / "config.yaml"
+    if resolved.exists():
+        return (yaml.safe_load(resolved.read_text()) or {}).get("config_hash")
+    return None
+
+
+def train(cfg, run_dir: str | Path, progress: bool, restart_if_changed: bool, algo_cls: type) -> list[dict]:
+    """Train one run into ``run_dir`` (config.yaml, metrics.csv, checkpoints/, final_model.pt, train.log).
+    A run folder with a resume checkpoint (an unfinished run) of the same config continues from it; one of another
+    config is an error, or, with ``restart_if_changed``, is cleared and started over. A finished run folder is
+    trained again from scratch. Returns the metrics rows."""
+    run_dir = Path(run_dir)
+    chash = config_hash(cfg)
+    resume_path = run_dir / "resume.pt"
+    state = load_checkpoint(resume_path) if resume_path.exists() else None
+    existing = _existing_config_hash(run_dir, state)
+    if existing is not None and existing != chash:
+        if not restart_if_changed:
+            raise RuntimeError(f"{run_dir} holds a run with a different config (hash {existing} vs {chash}); use "
+                               f"another run folder, delete it, or pass --restart-if-changed")
+        shutil.rmtree(run_dir)
+        state = None
+    algo = algo_cls(cfg)  # loads and checks everything it needs (demonstrations, ...) before anything is written
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = file_logger(run_dir)
+    write_resolved_config(run_dir, cfg, {"algorithm": algo.name, "config_hash": chash,
+                                         "task_spec": dataclasses.asdict(algo.spec),
+                                         "rollout_steps_per_update": algo.T * cfg.num_envs, **algo.run_metadata})
+    columns = ["env_steps", "test_win_rate", "test_return", "test_length", "train_return", "train_win_rate",
+               "train_episodes", *algo.update_stats, "wall_time", "steps_per_s"]
+    metrics = MetricsTable(run_dir / "metrics.csv", columns)
+    next_eval, next_ckpt, wall_time = 0, cfg.checkpoint_interval, 0.0
+    if state is not None:
+        algo.load_training_state(state)
+        metrics.rows = state["metrics_rows"]
+        metrics.write()  # the folder's metrics.csv may be gone (Snakemake removes outputs before a rerun)
+        next_eval, next_ckpt, wall_time = state["next_eval"], state["next_ckpt"], state["wall_time"]
+        log.info("resumed at %d env steps", algo.env_steps)
+    else:
+        log.info("start: %s", json.dumps(dataclasses.asdict(cfg)))
+    train_returns, train_wins, losses = [], [], {}
+    last_row_steps, last_row_wall = algo.env_steps, wall_time
+    bar = tqdm(total=cfg.total_env_steps, initial=min(algo.env_steps, cfg.total_env_steps), disable=not progress,
+               unit="step", unit_scale=True, desc=f"{algo.name} {cfg.task} seed {cfg.seed}", file=sys.stderr)
+    while True:
+        finished = algo.env_steps >= cfg.total_env_steps
+        final_row_missing = finished and (not metrics.rows or metrics.rows[-1]["env_steps"] != algo.env_steps)
+        if algo.env_steps >= next_eval or final_row_missing:
+            # EVALUATE (greedy) and record; then save the resume state so a kill loses at most one interval
+            t0 = time.perf_counter()
+            with cfg.autocast():
+                test = algo.evaluate()
+            wall_time += time.perf_counter() - t0
+            dt = max(wall_time - last_row_wall, 1e-9)
+            row = {"env_steps": algo.env_steps, **test,
+                   "train_return": float(np.mean(train_returns)) if train_returns else math.nan,
+                   "train_win_rate": float(np.mean(train_wins)) if train_wins else math.nan,
+                   "train_episodes": len(train_returns),
+                   **{k: losses.get(k, math.nan) for k in algo.update_stats},
+                   "wall_time": round(wall_time, 3), "steps_per_s": round((algo.env_steps - last_row_steps) / dt, 1)}
+            metrics.append(row)
+            log.info("eval %s", json.dumps(row))
+            bar.set_postfix(win=f"{test['test_win_rate']:.2f}", ret=f"{test['test_return']:.1f}")
+            train_returns, train_wins = [], []
+            last_row_steps, last_row_wall = algo.env_steps, wall_time
+            while next_eval <= algo.env_steps:
+                next_eval += cfg.eval_interval
+            atomic_torch_save({**algo.training_state(), "config_hash": chash, "metrics_rows": metrics.rows,
+                               "next_eval": next_eval, "next_ckpt": next_ckpt, "wall_time": wall_time}, resume_path)
+        if finished:
+            break
+        t0 = time.perf_counter()
+        with cfg.autocast():
+            collected = algo.collect()
+            losses = algo.update()
+        wall_time += time.perf_counter() - t0
+        train_returns += collected["returns"]
+        train_wins += collected["wins"]
+        bar.update(min(collected["steps"], cfg.total_env_steps - bar.n))
+        while algo.env_steps >= next_ckpt:  # model snapshots at fixed step intervals (for demonstrations)
+            atomic_torch_save(algo.model_state(), run_dir / "checkpoints" / f"step_{next_ckpt}.pt")
+            next_ckpt += cfg.checkpoint_interval
+    bar.close()
+    atomic_torch_save(algo.model_state(), run_dir / "final_model.pt")
+    # A finished run keeps no resume state: running it again (e.g. Snakemake after a code change) trains afresh.
+    resume_path.unlink(missing_ok=True)
+    log.info("done: %d env steps, %.1f s", algo.env_steps, wall_time)
+    return metrics.rows
+
+
+def main(argv: list[str] | None, cfg_cls: type, algo_cls: type, doc: str | None) -> int:
+    """The CLI of every learner: ``python -m algorithms.<name> --config ... --run-dir ... key=value``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="config keys:\n" + config_help(cfg_cls))
+    parser.add_argument("--config", type=Path, help="YAML file of config keys (and task_overrides)")
+    parser.add_argument("--section", help="read this section of the file (e.g. ippo in config/config.yaml)")
+    parser.add_argument("--set-json", help="a JSON object of config keys, applied after the file (used by Snakemake)")
+    parser.add_argument("--run-dir", type=Path, required=True, help="output folder (resumed if it holds a run)")
+    parser.add_argument("--restart-if-changed", action="store_true",
+                        help="if run-dir holds a run of another config, start over instead of failing")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, applied last")
+    args = parser.parse_args(argv)
+    try:
+        overrides = json.loads(args.set_json) if args.set_json else {}
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"--set-json must be a JSON object, got {args.set_json!r}")
+        overrides.update(dict(parse_override(o) for o in args.overrides))
+        cfg = load_config(cfg_cls, args.config, overrides, section=args.section)
+    except (ConfigError, json.JSONDecodeError) as exc:
+        parser.exit(2, f"config error: {exc}\n")
+    rows = train(cfg, args.run_dir, progress=not args.no_progress, restart_if_changed=args.restart_if_changed,
+                 algo_cls=algo_cls)
+    last = rows[-1]
+    print(f"final: env_steps={last['env_steps']} test_win_rate={last['test_win_rate']:.3f} "
+          f"test_return={last['test_return']:.2f} wall_time={last['wall_time']:.0f}s")
+    return 0
+
+

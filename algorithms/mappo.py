@@ -1,0 +1,48 @@
+"""MAPPO (Yu et al. 2022), recurrent, as RMAPPO: one actor shared by all agents (parameter sharing; input = the
+agent's own observation, its one-hot last action and its one-hot id) and one centralised critic on the global state
+(+ the agent's id), with value normalisation. A CTDE baseline and expert for the DM² comparison.
+
+Everything else is IPPO's PPO (algorithms/ippo.py): the same trunk, rollouts, GAE with dead-agent reward tails, BPTT
+chunks, clipped surrogate, Huber value loss clipped in the normalised space, entropy bonus, per-map epochs and clip
+(paper Table 1 / the on-policy repo's SMAC scripts). Differences from IPPO, all RMAPPO's: parameter sharing with
+an agent id, the centralised critic, ValueNorm, gradient clipping of the whole actor and the whole critic, losses
+averaged (not summed) over agents. Assumption (documented): the critic reads the environment's global state plus
+the agent id (on-policy's "EP" state with an id), not its agent-specific feature-pruned state.
+
+    python -m algorithms.mappo --config config/config.yaml --section ippo,mappo --run-dir RUN task=smax/3m seed=0
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from algorithms.common import trainer
+from algorithms.common.networks import SharedActorCentralCritic
+from algorithms.ippo import IPPO, IPPOConfig
+
+
+@dataclass(frozen=True)
+class MAPPOConfig(IPPOConfig):
+    """MAPPO takes IPPO's keys (same meaning); the networks differ, not the hyperparameters."""
+
+
+class MAPPO(IPPO):
+    name = "mappo"
+    uses_state = True
+
+    def make_network(self):
+        spec, cfg = self.spec, self.cfg
+        return SharedActorCentralCritic(spec.n_agents, spec.obs_dim, spec.state_dim, spec.n_actions, cfg.hidden_size,
+                                        cfg.actor_gain)
+
+
+def train(cfg: MAPPOConfig, run_dir, progress: bool = True, restart_if_changed: bool = False) -> list[dict]:
+    return trainer.train(cfg, run_dir, progress, restart_if_changed, MAPPO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return trainer.main(argv, MAPPOConfig, MAPPO, __doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,400 @@
+"""QMIX (Rashid et al. 2018), pymarl-faithful: one recurrent agent network shared by all agents (input = own
+observation, one-hot last action, one-hot agent id; FC -> GRUCell -> FC, the paper's single-FC agent), a monotonic
+mixing network whose weights come from hypernetworks on the global state (absolute values), an episode replay
+buffer, target networks updated every ``target_update_episodes`` episodes, double Q-learning, RMSprop, epsilon-greedy
+exploration annealed linearly over env steps. A CTDE baseline and a demonstrator (epsilon-greedy demonstrations).
+
+Defaults are pymarl's (``default.yaml`` + ``algs/qmix.yaml``, ../shared/reference/dm2_reference_implementation.md §9).
+Differences, documented: ``num_envs`` episodes are played in parallel per collect (pymarl's episode runner plays one)
+and ``updates_per_episode`` keeps pymarl's ratio of one gradient step per episode; the env auto-resets and does not
+return the observation after a time-limit step, so a truncated episode is not bootstrapped (pymarl bootstraps it);
+the replay buffer stores observations and states as float16 to fit pymarl's 5000 episodes in memory on big maps.
+
+    python -m algorithms.qmix --config config/config.yaml --section qmix --run-dir RUN task=smax/3m seed=0
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import envs
+from algorithms.common import trainer
+from algorithms.common.config import ConfigError, _f, check
+from algorithms.common.evaluation import evaluate_greedy
+
+QMIX_STATS = ["td_loss", "q_taken_mean", "target_mean", "grad_norm", "epsilon", "buffer_episodes"]
+
+
+@dataclass(frozen=True)
+class QMIXConfig:
+    task: str = _f("smax/3m", "task name, e.g. smax/5m_vs_6m")
+    seed: int = _f(0, "seeds torch (exploration, replay sampling, init) and the envs")
+    total_env_steps: int = _f(2_000_000, "training budget in joint env steps")
+    reward_scale: float | None = _f(None, "team-reward multiplier; null = backend default (SMAX 10 = SMAC scale)")
+    num_envs: int = _f(8, "episodes played in parallel per collect (each env plays exactly one)")
+    updates_per_episode: float = _f(1.0, "gradient steps per collected episode (pymarl's episode runner: 1)")
+    buffer_episodes: int = _f(5000, "replay buffer capacity in episodes (pymarl: 5000)")
+    batch_episodes: int = _f(32, "episodes per gradient step (pymarl: 32)")
+    lr: float = _f(5e-4, "RMSprop learning rate")
+    rms_alpha: float = _f(0.99, "RMSprop smoothing constant")
+    rms_eps: float = _f(1e-5, "RMSprop epsilon")
+    max_grad_norm: float = _f(10.0, "gradient-norm clip over agent network and mixer")
+    gamma: float = _f(0.99, "discount")
+    epsilon_start: float = _f(1.0, "exploration epsilon at step 0")
+    epsilon_finish: float = _f(0.05, "exploration epsilon after the anneal")
+    epsilon_anneal_steps: int = _f(50_000, "env steps of the linear epsilon anneal")
+    target_update_episodes: int = _f(200, "episodes between hard target-network updates")
+    double_q: bool = _f(True, "double Q-learning: the online network picks the next action, the target values it")
+    hidden_size: int = _f(64, "agent network width (FC and GRU)")
+    mixing_embed_dim: int = _f(32, "mixing network width")
+    hypernet_embed: int = _f(64, "hidden width of the two-layer hypernetworks")
+    eval_interval: int = _f(50_000, "env steps between greedy evaluations (one also at step 0)")
+    eval_episodes: int = _f(32, "greedy test episodes per evaluation")
+    checkpoint_interval: int = _f(500_000, "env steps between kept model snapshots (for demonstrations)")
+    torch_threads: int = _f(2, "torch intra-op threads")
+    precision: Literal["float32", "bfloat16"] = _f("float32", "matmul precision; Q-learning targets need float32")
+
+    def validate(self) -> None:
+        for name in ["total_env_steps", "num_envs", "buffer_episodes", "batch_episodes", "target_update_episodes",
+                     "hidden_size", "mixing_embed_dim", "hypernet_embed", "eval_interval", "eval_episodes",
+                     "checkpoint_interval", "torch_threads", "epsilon_anneal_steps"]:
+            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ["lr", "rms_eps", "max_grad_norm"]:
+            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ["gamma", "rms_alpha", "epsilon_start", "epsilon_finish"]:
+            check(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1], got {getattr(self, name)}")
+        check(self.updates_per_episode >= 0, f"updates_per_episode must be >= 0, got {self.updates_per_episode}")
+        check(self.batch_episodes <= self.buffer_episodes,
+              f"batch_episodes {self.batch_episodes} exceeds buffer_episodes {self.buffer_episodes}")
+        check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
+        check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        try:
+            envs.task_spec(self.task)
+        except (ValueError, ImportError) as exc:
+            raise ConfigError(f"task: {exc}") from None
+
+    def autocast(self):
+        if self.precision == "bfloat16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+class QAgent(nn.Module):
+    """pymarl's RNNAgent, shared by all agents: Linear -> ReLU -> GRU cell -> Linear (Q-values). The cell is a
+    one-layer ``nn.GRU`` (the same equations as pymarl's GRUCell) so that training unrolls whole episodes in one call."""
+
+    def __init__(self, n_agents: int, obs_dim: int, n_actions: int, hidden: int = 64):
+        super().__init__()
+        self.n_agents, self.n_actions, self.hidden = n_agents, n_actions, hidden
+        self.fc1 = nn.Linear(obs_dim + n_actions + n_agents, hidden)
+        self.rnn = nn.GRU(hidden, hidden, batch_first=True)
+        self.fc2 = nn.Linear(hidden, n_actions)
+
+    def initial_hidden(self, batch: int) -> torch.Tensor:
+        return torch.zeros(batch, self.n_agents, self.hidden)
+
+    def embed(self, obs: torch.Tensor, last_action: torch.Tensor) -> torch.Tensor:
+        """obs [..., K, O], last_action [..., K] (-1 = none) -> fc1 features [..., K, H] (for whole episodes at once)."""
+        K = self.n_agents
+        onehot = F.one_hot((last_action + 1).long(), self.n_actions + 1)[..., 1:].to(obs.dtype)
+        ids = torch.eye(K, dtype=obs.dtype).expand(*obs.shape[:-1], K)
+        return F.relu(self.fc1(torch.cat([obs, onehot, ids], -1)))
+
+    def forward(self, obs, last_action, h):
+        """One step: obs [B, K, O], last_action [B, K], hidden [B, K, H] -> (Q-values [B, K, A], hidden)."""
+        B, K, H = h.shape
+        x = self.embed(obs, last_action).reshape(B * K, 1, H)
+        out, h = self.rnn(x, h.reshape(1, B * K, H))
+        return self.fc2(out.view(B, K, H)), h.view(B, K, H)
+
+    def episodes(self, obs, last_action):
+        """Whole episodes from a zero hidden state: obs [B, T, K, O], last_action [B, T, K] -> Q [B, T, K, A]."""
+        B, T, K, _ = obs.shape
+        x = self.embed(obs, last_action).transpose(1, 2).reshape(B * K, T, self.hidden)
+        out, _ = self.rnn(x)
+        return self.fc2(out.view(B, K, T, self.hidden).transpose(1, 2))
+
+
+class QMIXPolicy(nn.Module):
+    """A QMIX agent network behind the acting interface of the actor-critics (``step`` -> scores, value, hidden):
+    the scores are the Q-values with unavailable actions at -1e10, so argmax is the greedy action."""
+
+    def __init__(self, agent: QAgent):
+        super().__init__()
+        self.agent, self.n_agents, self.n_actions = agent, agent.n_agents, agent.n_actions
+
+    def initial_hidden(self, batch: int) -> torch.Tensor:
+        return self.agent.initial_hidden(batch)
+
+    def step(self, obs, last_action, avail, h, state=None):
+        q, h = self.agent(obs, last_action, h)
+        return q.masked_fill(~avail, -1e10), None, h
+
+
+class QMixer(nn.Module):
+    """Monotonic mixing: Q_tot = elu(q . |W1(s)| + b1(s)) . |W2(s)| + V(s); W from two-layer hypernetworks."""
+
+    def __init__(self, state_dim: int, n_agents: int, embed: int = 32, hypernet_embed: int = 64):
+        super().__init__()
+        self.n_agents, self.embed = n_agents, embed
+        self.hyper_w1 = nn.Sequential(nn.Linear(state_dim, hypernet_embed), nn.ReLU(),
+                                      nn.Linear(hypernet_embed, embed * n_agents))
+        self.hyper_w2 = nn.Sequential(nn.Linear(state_dim, hypernet_embed), nn.ReLU(), nn.Linear(hypernet_embed, embed))
+        self.hyper_b1 = nn.Linear(state_dim, embed)
+        self.value = nn.Sequential(nn.Linear(state_dim, embed), nn.ReLU(), nn.Linear(embed, 1))
+
+    def forward(self, q: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """q [..., K], state [..., S] -> Q_tot [...]."""
+        lead = q.shape[:-1]
+        q, s = q.reshape(-1, 1, self.n_agents), state.reshape(-1, state.shape[-1])
+        w1 = self.hyper_w1(s).abs().view(-1, self.n_agents, self.embed)
+        hidden = F.elu(torch.bmm(q, w1) + self.hyper_b1(s).unsqueeze(1))
+        w2 = self.hyper_w2(s).abs().view(-1, self.embed, 1)
+        return (torch.bmm(hidden, w2).view(-1) + self.value(s).view(-1)).view(lead)
+
+
+class EpisodeBuffer:
+    """pymarl's episode replay buffer: whole episodes, zero-padded to the episode limit T, oldest overwritten first.
+    obs/state/avail hold T+1 steps (step T: what follows the last action, for the bootstrap)."""
+
+    FIELDS = ("obs", "state", "avail", "actions", "reward", "terminated", "filled")
+
+    def __init__(self, capacity: int, T: int, K: int, obs_dim: int, state_dim: int, n_actions: int):
+        self.capacity, self.T = capacity, T
+        self.obs = torch.zeros(capacity, T + 1, K, obs_dim, dtype=torch.float16)
+        self.state = torch.zeros(capacity, T + 1, state_dim, dtype=torch.float16)
+        self.avail = torch.zeros(capacity, T + 1, K, n_actions, dtype=torch.bool)
+        self.actions = torch.zeros(capacity, T, K, dtype=torch.long)
+        self.reward = torch.zeros(capacity, T)
+        self.terminated = torch.zeros(capacity, T, dtype=torch.bool)
+        self.filled = torch.zeros(capacity, T, dtype=torch.bool)
+        self.size, self.next = 0, 0
+
+    @staticmethod
+    def nbytes(capacity: int, T: int, K: int, obs_dim: int, state_dim: int, n_actions: int) -> int:
+        return capacity * ((T + 1) * (2 * K * obs_dim + 2 * state_dim + K * n_actions) + T * (8 * K + 6))
+
+    def insert(self, episodes: dict[str, torch.Tensor]) -> None:
+        n = episodes["reward"].shape[0]
+        idx = (self.next + torch.arange(n)) % self.capacity
+        for name in self.FIELDS:
+            getattr(self, name)[idx] = episodes[name].to(getattr(self, name).dtype)
+        self.next = int((self.next + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, n: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        idx = torch.randint(self.size, (n,), generator=gen)
+        t_max = int(self.filled[idx].sum(1).max())  # cut to the longest sampled episode (pymarl: max_t_filled)
+        out = {name: getattr(self, name)[idx, : t_max + (1 if name in ("obs", "state", "avail") else 0)]
+               for name in self.FIELDS}
+        out["obs"], out["state"] = out["obs"].float(), out["state"].float()
+        return out
+
+    def state_dict(self) -> dict:
+        return {"size": self.size, "next": self.next,
+                **{name: getattr(self, name)[: self.size].clone() for name in self.FIELDS}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.size, self.next = state["size"], state["next"]
+        for name in self.FIELDS:
+            getattr(self, name)[: self.size] = state[name]
+
+
+class QMIX:
+    """State of one QMIX run: agent network and mixer (+ targets), optimiser, replay buffer, envs."""
+
+    name = "qmix"
+    update_stats = QMIX_STATS
+    run_metadata: dict = {}
+
+    def __init__(self, cfg: QMIXConfig):
+        self.cfg = cfg
+        torch.set_num_threads(cfg.torch_threads)
+        env_opts = {} if cfg.reward_scale is None else {"reward_scale": cfg.reward_scale}
+        self.env = envs.make(cfg.task, num_envs=cfg.num_envs, seed=cfg.seed, **env_opts)
+        self.eval_env = envs.make(cfg.task, num_envs=cfg.eval_episodes, seed=cfg.seed + 1_000_003, **env_opts)
+        self.spec = spec = self.env.spec
+        self.T = spec.episode_limit
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        K = spec.n_agents
+        self.agent = QAgent(K, spec.obs_dim, spec.n_actions, cfg.hidden_size)
+        self.mixer = QMixer(spec.state_dim, K, cfg.mixing_embed_dim, cfg.hypernet_embed)
+        self.target_agent, self.target_mixer = copy.deepcopy(self.agent), copy.deepcopy(self.mixer)
+        self.params = [*self.agent.parameters(), *self.mixer.parameters()]
+        self.opt = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps)
+        self.buffer = EpisodeBuffer(cfg.buffer_episodes, self.T, K, spec.obs_dim, spec.state_dim, spec.n_actions)
+        self.run_metadata = {"replay_buffer_bytes": EpisodeBuffer.nbytes(cfg.buffer_episodes, self.T, K, spec.obs_dim,
+                                                                          spec.state_dim, spec.n_actions)}
+        self.env_steps = self.episodes = self.last_target_update = 0
+        self.update_credit = 0.0  # fractional gradient steps owed (updates_per_episode * episodes collected)
+
+    def epsilon(self) -> float:
+        cfg = self.cfg
+        frac = min(self.env_steps / cfg.epsilon_anneal_steps, 1.0)
+        return cfg.epsilon_start + frac * (cfg.epsilon_finish - cfg.epsilon_start)
+
+    def greedy_act(self, obs, last_action, avail, h):
+        q, h = self.agent(obs, last_action, h)
+        return q.masked_fill(~avail, -math.inf).argmax(-1), h
+
+    def epsilon_greedy(self, q: torch.Tensor, avail: torch.Tensor, epsilon: float) -> torch.Tensor:
+        greedy = q.masked_fill(~avail, -math.inf).argmax(-1)
+        flat = avail.reshape(-1, avail.shape[-1]).float()
+        random = torch.multinomial(flat, 1, generator=self.gen).view(greedy.shape)  # uniform over available actions
+        explore = torch.rand(greedy.shape, generator=self.gen) < epsilon
+        return torch.where(explore, random, greedy)
+
+    # ---------------------------------------------------------------- acting
+    @torch.no_grad()
+    def collect(self) -> dict:
+        """Every env plays one fresh episode with epsilon-greedy actions; all go into the replay buffer."""
+        N, T, K = self.cfg.num_envs, self.T, self.spec.n_agents
+        spec = self.spec
+        ep = {"obs": torch.zeros(N, T + 1, K, spec.obs_dim), "state": torch.zeros(N, T + 1, spec.state_dim),
+              "avail": torch.zeros(N, T + 1, K, spec.n_actions, dtype=torch.bool),
+              "actions": torch.zeros(N, T, K, dtype=torch.long), "reward": torch.zeros(N, T),
+              "terminated": torch.zeros(N, T, dtype=torch.bool), "filled": torch.zeros(N, T, dtype=torch.bool)}
+        o = self.env.reset()
+        h = self.agent.initial_hidden(N)
+        last_action = torch.full((N, K), -1, dtype=torch.long)
+        live = torch.ones(N, dtype=torch.bool)
+        returns, wins, epsilon = [], [], self.epsilon()
+        for t in range(T):
+            obs, avail = torch.from_numpy(o.obs), torch.from_numpy(o.avail_actions)
+            q, h = self.agent(obs, last_action, h)
+            action = self.epsilon_greedy(q, avail, epsilon)
+            r = self.env.step(action.numpy())
+            ep["obs"][live, t], ep["state"][live, t], ep["avail"][live, t] = obs[live], torch.from_numpy(o.state)[live], avail[live]
+            ep["actions"][live, t], ep["reward"][live, t] = action[live], torch.from_numpy(r.reward)[live]
+            ep["terminated"][live, t] = torch.from_numpy(r.terminated)[live]
+            ep["filled"][live, t] = True
+            done = torch.from_numpy(r.done) & live
+            returns += r.episode_return[done.numpy()].tolist()
+            wins += r.battle_won[done.numpy()].tolist()
+            live &= ~done
+            o, last_action = r, action
+            if not live.any():
+                break
+        if live.any():
+            raise RuntimeError(f"{spec.name}: episodes did not end within the episode limit")
+        self.buffer.insert(ep)
+        steps = int(ep["filled"].sum())
+        self.env_steps += steps
+        self.episodes += N
+        self.update_credit += N * self.cfg.updates_per_episode
+        return {"steps": steps, "returns": returns, "wins": wins}
+
+    # ---------------------------------------------------------------- learning
+    def _q_values(self, agent: QAgent, batch: dict) -> torch.Tensor:
+        """Q-values [B, t+1, K, A] over the sampled episodes (last-action input: none at t=0, then the actions)."""
+        obs, actions = batch["obs"], batch["actions"]
+        B, T1, K, _ = obs.shape
+        last_action = torch.cat([torch.full((B, 1, K), -1, dtype=torch.long), actions], 1)[:, :T1]
+        return agent.episodes(obs, last_action)
+
+    @torch.no_grad()
+    def td_targets(self, b: dict, q: torch.Tensor) -> torch.Tensor:
+        """y_t = r_t + gamma * Q_tot^target(s_{t+1}, a*_{t+1}) [B, t], a* = argmax of the online Q (double Q) over
+        available actions; no bootstrap where the episode ended with step t (terminated, or truncated: see above)."""
+        cfg, avail_next = self.cfg, b["avail"][:, 1:]
+        target_q = self._q_values(self.target_agent, b)[:, 1:].masked_fill(~avail_next, -1e10)
+        if cfg.double_q:
+            best = q.detach()[:, 1:].masked_fill(~avail_next, -1e10).argmax(-1, keepdim=True)
+            target_max = target_q.gather(-1, best).squeeze(-1)
+        else:
+            target_max = target_q.max(-1).values
+        filled = b["filled"]
+        ends = ~torch.cat([filled[:, 1:], torch.zeros_like(filled[:, :1])], 1)  # step t+1 is not part of the episode
+        bootstrap = (~(b["terminated"] | ends)).float()
+        return b["reward"] + cfg.gamma * bootstrap * self.target_mixer(target_max, b["state"][:, 1:])
+
+    def _train_step(self) -> dict:
+        cfg = self.cfg
+        b = self.buffer.sample(cfg.batch_episodes, self.gen)
+        mask = b["filled"].float()  # [B, t]
+        q = self._q_values(self.agent, b)  # [B, t+1, K, A]
+        chosen = q[:, :-1].gather(-1, b["actions"].unsqueeze(-1)).squeeze(-1)  # [B, t, K]
+        y = self.td_targets(b, q)
+        q_tot = self.mixer(chosen, b["state"][:, :-1])
+        td = (q_tot - y) * mask
+        loss = (td ** 2).sum() / mask.sum()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+        self.opt.step()
+        n = mask.sum()
+        return {"td_loss": float(loss.detach()), "q_taken_mean": float((q_tot.detach() * mask).sum() / n),
+                "target_mean": float((y * mask).sum() / n), "grad_norm": float(grad_norm)}
+
+    def update(self) -> dict:
+        cfg = self.cfg
+        stats = {k: math.nan for k in QMIX_STATS}
+        n_steps = int(self.update_credit)
+        self.update_credit -= n_steps
+        if self.buffer.size >= cfg.batch_episodes:
+            acc = {}
+            for _ in range(n_steps):
+                for k, v in self._train_step().items():
+                    acc[k] = acc.get(k, 0.0) + v / n_steps
+            stats.update(acc)
+        if self.episodes - self.last_target_update >= cfg.target_update_episodes:
+            self.target_agent.load_state_dict(self.agent.state_dict())
+            self.target_mixer.load_state_dict(self.mixer.state_dict())
+            self.last_target_update = self.episodes
+        stats["epsilon"], stats["buffer_episodes"] = self.epsilon(), self.buffer.size
+        return stats
+
+    def evaluate(self) -> dict:
+        return evaluate_greedy(self.eval_env, self.greedy_act, self.agent.initial_hidden(self.cfg.eval_episodes))
+
+    # ---------------------------------------------------------------- checkpoints
+    def model_state(self) -> dict:
+        return {"algorithm": self.name, "model": self.agent.state_dict(), "mixer": self.mixer.state_dict(),
+                "env_steps": self.env_steps, "task": self.cfg.task, "spec": dataclasses.asdict(self.spec),
+                "config": dataclasses.asdict(self.cfg)}
+
+    def training_state(self) -> dict:
+        def leaves(env):
+            return [torch.from_numpy(x.astype(np.int64) if x.dtype.kind == "u" else np.array(x))
+                    for x in env.get_state()]
+        return {**self.model_state(), "target_agent": self.target_agent.state_dict(),
+                "target_mixer": self.target_mixer.state_dict(), "optimizer": self.opt.state_dict(),
+                "generator": self.gen.get_state(), "env": leaves(self.env), "eval_env": leaves(self.eval_env),
+                "buffer": self.buffer.state_dict(), "episodes": self.episodes,
+                "last_target_update": self.last_target_update, "update_credit": self.update_credit}
+
+    def load_training_state(self, state: dict) -> None:
+        self.agent.load_state_dict(state["model"])
+        self.mixer.load_state_dict(state["mixer"])
+        self.target_agent.load_state_dict(state["target_agent"])
+        self.target_mixer.load_state_dict(state["target_mixer"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.gen.set_state(state["generator"])
+        self.env.set_state([x.numpy() for x in state["env"]])
+        self.eval_env.set_state([x.numpy() for x in state["eval_env"]])
+        self.buffer.load_state_dict(state["buffer"])
+        self.episodes, self.last_target_update = state["episodes"], state["last_target_update"]
+        self.update_credit, self.env_steps = state["update_credit"], state["env_steps"]
+
+
+def train(cfg: QMIXConfig, run_dir, progress: bool = True, restart_if_changed: bool = False) -> list[dict]:
+    return trainer.train(cfg, run_dir, progress, restart_if_changed, QMIX)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return trainer.main(argv, QMIXConfig, QMIX, __doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -193,6 +193,8 @@ def sample_demonstrations(expert_runs: list[str | Path], step: int | Literal["fi
     task, algorithm = ckpts[0]["task"], ckpts[0]["algorithm"]
     if any(c["task"] != task for c in ckpts):
         raise DemoError(f"expert runs are of different tasks: {[c['task'] for c in ckpts]}")
+    if any(c["algorithm"] != algorithm for c in ckpts):
+        raise DemoError(f"expert runs are of different algorithms: {[c['algorithm'] for c in ckpts]}")
     if algorithm == "qmix" and mode == "stochastic":
         raise DemoError("QMIX experts have no stochastic policy: sample them with mode epsilon_greedy (the paper used "
                         "epsilon 0 on 5m_vs_6m and 3s_vs_4z, 0.1 on the other maps)")

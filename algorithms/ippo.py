@@ -6,28 +6,21 @@ Fixes over the reference code (../shared/reference/dm2_reference_implementation.
 episodes and dead agents are masked out of every loss; no bootstrap past an episode's end; the last-action input is
 zero at t=0 in acting and in training alike; the GRU is trained on sequences (BPTT over ``chunk_length`` steps).
 
-    python -m algorithms.ippo --config config/ippo.yaml --run-dir results/ippo/smax_3m/seed0 task=smax/3m seed=0
+    python -m algorithms.ippo --config config/config.yaml --section ippo --run-dir results/ippo/smax/3m/seed0 \
+        task=smax/3m seed=0
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
-import hashlib
-import json
-import math
-import shutil
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
-from tqdm import tqdm
 
 import envs
 from algorithms.common import trainer

@@ -201,8 +201,10 @@ class EpisodeBuffer:
         return out
 
     def state_dict(self) -> dict:
-        return {"size": self.size, "next": self.next,
-                **{name: getattr(self, name)[: self.size].clone() for name in self.FIELDS}}
+        # A full buffer is saved as is; a partial one as a copy of its filled part (saving a slice would write the
+        # whole storage).
+        part = (lambda x: x) if self.size == self.capacity else (lambda x: x[: self.size].clone())
+        return {"size": self.size, "next": self.next, **{name: part(getattr(self, name)) for name in self.FIELDS}}
 
     def load_state_dict(self, state: dict) -> None:
         self.size, self.next = state["size"], state["next"]

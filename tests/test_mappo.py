@@ -68,6 +68,17 @@ def test_sequence_equals_stepping_with_resets():
     torch.testing.assert_close(net.value_norm.denormalize(value_seq), torch.stack(value_steps), atol=1e-5, rtol=1e-4)
 
 
+def test_value_clip_is_centred_on_the_critic_output_at_acting_time():
+    net = make_net()
+    net.value_norm.update(torch.randn(100) * 2 + 1)
+    raw = torch.randn(50)
+    stored = net.value_norm.denormalize(raw)  # what acting puts in the rollout
+    returns = torch.randn(50) * 5 + 5
+    targets, old = net.value_targets(returns, stored, torch.ones(50))
+    torch.testing.assert_close(old, raw)  # the clip's centre is the raw output, not re-normalised with new stats
+    torch.testing.assert_close(targets, net.value_norm.normalize(returns))
+
+
 def test_value_norm_tracks_target_statistics():
     norm = ValueNorm()
     gen = torch.Generator().manual_seed(0)

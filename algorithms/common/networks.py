@@ -330,7 +330,9 @@ class SharedActorCentralCritic(nn.Module):
         return torch.stack([nn.utils.clip_grad_norm_(actor, max_norm), nn.utils.clip_grad_norm_(critic, max_norm)])
 
     def value_targets(self, returns, old_values, mask):
-        """Update the running statistics with this rollout's value targets (where ``mask``), then return targets and
-        old values in the critic's normalised output space."""
+        """Targets and old values in the critic's normalised output space. The old values are normalised with the
+        statistics they were de-normalised with (before this rollout's update), so they equal the critic's raw outputs
+        at acting time and the value clip is centred on them (as RMAPPO's); the targets with the updated ones."""
+        old = self.value_norm.normalize(old_values)
         self.value_norm.update(returns[mask.bool()])
-        return self.value_norm.normalize(returns), self.value_norm.normalize(old_values)
+        return self.value_norm.normalize(returns), old

@@ -28,9 +28,10 @@ from algorithms.common.runio import (MetricsTable, atomic_torch_save, file_logge
                                      write_resolved_config)
 
 
-def config_hash(cfg) -> str:
-    return hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode()).hexdigest()[:16]
-
+def config_hash(cfg, algo_cls: type | None = None) -> str:
+    """A run folder's identity: the learner class and every config value (MAPPO and IPPO share their keys)."""
+    payload = {"learner": algo_cls.__name__ if algo_cls is not None else None, **dataclasses.asdict(cfg)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _existing_config_hash(run_dir: Path, state: dict | None) -> str | None:
@@ -48,7 +49,7 @@ def train(cfg, run_dir: str | Path, progress: bool, restart_if_changed: bool, al
     config is an error, or, with ``restart_if_changed``, is cleared and started over. A finished run folder is
     trained again from scratch. Returns the metrics rows."""
     run_dir = Path(run_dir)
-    chash = config_hash(cfg)
+    chash = config_hash(cfg, algo_cls)
     resume_path = run_dir / "resume.pt"
     state = load_checkpoint(resume_path) if resume_path.exists() else None
     existing = _existing_config_hash(run_dir, state)

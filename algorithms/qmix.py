@@ -277,10 +277,12 @@ class QMIX:
             q, h = self.agent(obs, last_action, h)
             action = self.epsilon_greedy(q, avail, epsilon)
             r = self.env.step(action.numpy())
-            ep["obs"][live, t], ep["state"][live, t], ep["avail"][live, t] = obs[live], torch.from_numpy(o.state)[live], avail[live]
-            ep["actions"][live, t], ep["reward"][live, t] = action[live], torch.from_numpy(r.reward)[live]
-            ep["terminated"][live, t] = torch.from_numpy(r.terminated)[live]
-            ep["filled"][live, t] = True
+            # Every env's step is written; steps after an env's episode ended are zeroed below (cheaper than masking
+            # each write).
+            ep["obs"][:, t], ep["state"][:, t], ep["avail"][:, t] = obs, torch.from_numpy(o.state), avail
+            ep["actions"][:, t], ep["reward"][:, t] = action, torch.from_numpy(r.reward)
+            ep["terminated"][:, t] = torch.from_numpy(r.terminated)
+            ep["filled"][:, t] = live
             done = torch.from_numpy(r.done) & live
             returns += r.episode_return[done.numpy()].tolist()
             wins += r.battle_won[done.numpy()].tolist()
@@ -290,6 +292,11 @@ class QMIX:
                 break
         if live.any():
             raise RuntimeError(f"{spec.name}: episodes did not end within the episode limit")
+        pad = ~ep["filled"]  # [N, T]: after each episode's end
+        for name in ("obs", "state", "avail"):
+            ep[name][:, :T][pad] = 0
+        for name in ("actions", "reward", "terminated"):
+            ep[name][pad] = 0
         self.buffer.insert(ep)
         steps = int(ep["filled"].sum())
         self.env_steps += steps

@@ -87,11 +87,34 @@ def _build(map_name: str, reward_scale: float):
         units = state.state.unit_alive
         return jnp.all(~units[n_allies:]) | jnp.all(~units[:n_allies])
 
+    # jaxmarl's world state holds raw map coordinates (0..32) and raw weapon cooldowns (which keep falling below 0
+    # while a unit does not shoot); SMAC's state is normalised. Normalise it the same way as jaxmarl's own
+    # observations (and SMAC's state): positions relative to the map centre over half the map size, the cooldown
+    # over the unit type's cooldown clipped to [0, 1], unit-type indices over their maximum, so that centralised
+    # learners (QMIX's hypernetworks read the state without input normalisation) see inputs in [-1, 1]. Dead units
+    # stay all zero.
+    n_feat = len(env.own_features)  # includes the unit-type bits
+    n_units = int(env.state_size) // (n_feat + 2)  # allies and enemies: per-unit features, then teams and types
+    centre = jnp.array([env.map_width / 2, env.map_height / 2])
+    type_cooldown = jnp.asarray(env.unit_type_weapon_cooldowns)
+    max_type = max(len(env.unit_type_names) - 1, 1)
+
+    def world_state(obs, state):
+        ws = obs["world_state"]
+        units = ws[: n_units * n_feat].reshape(n_units, n_feat)
+        bits = units[:, 4:]
+        present = bits.sum(-1) > 0  # a living unit has its unit-type bit set
+        pos = jnp.where(present[:, None], (units[:, 1:3] - centre) / centre, 0.0)
+        cooldown = jnp.clip(units[:, 3] / type_cooldown[jnp.argmax(bits, -1)], 0.0, 1.0) * present
+        units = units.at[:, 1:3].set(pos).at[:, 3].set(cooldown)
+        teams, types = ws[n_units * n_feat: n_units * (n_feat + 1)], ws[n_units * (n_feat + 1):]
+        return jnp.concatenate([units.reshape(-1), teams, types / max_type])
+
     adapter = JaxAdapter(
         env=env,
         agents=agents,
         obs=lambda obs, state: jnp.stack([obs[a] for a in agents]),
-        state=lambda obs, state: obs["world_state"],
+        state=world_state,
         avail_actions=lambda state: jnp.stack([m for m in env.get_avail_actions(state).values()]),
         alive=alive,
         team_reward=lambda rewards: rewards[agents[0]],  # identical for all allies (team reward)

@@ -161,3 +161,18 @@ def test_real_smac_backend_explains_how_to_install():
             envs.make("smac/3m")
     else:  # pragma: no cover - only where SMAC is installed
         pytest.skip("oxwhirl smac is installed here")
+
+
+def test_smax_state_is_normalised():
+    """The global state is SMAC-like: positions, cooldowns and unit types scaled into [-1, 1] (jaxmarl's raw world
+    state has map coordinates up to 32 and cooldowns that fall without bound), so that centralised learners (QMIX's
+    hypernetworks) get inputs of order 1."""
+    env = envs.make("smax/3s_vs_4z", num_envs=4, seed=0)
+    o = env.reset()
+    rng = np.random.default_rng(0)
+    biggest = np.abs(o.state).max()
+    for _ in range(80):
+        o = env.step((rng.random(o.avail_actions.shape) * o.avail_actions).argmax(-1))
+        biggest = max(biggest, np.abs(o.state).max())
+    assert biggest <= 1.0 + 1e-6
+    assert np.abs(o.state).max() > 0.3  # not all zeros: positions and health are there

@@ -26,6 +26,7 @@ import envs
 from algorithms.common import trainer
 from algorithms.common.config import ConfigError, _f, check
 from algorithms.common.evaluation import evaluate_greedy
+from algorithms.common.runio import env_state_tensors, restore_env_state
 from algorithms.common.gae import compute_gae
 from algorithms.common.networks import IndependentActorCritic
 from algorithms.common.rollout import Rollout, hidden_at_sequence_starts, to_sequences
@@ -269,13 +270,10 @@ class IPPO:
                 "spec": dataclasses.asdict(self.spec), "config": dataclasses.asdict(self.cfg)}
 
     def training_state(self) -> dict:
-        def leaves(env):
-            return [torch.from_numpy(x.astype(np.int64) if x.dtype.kind == "u" else np.array(x))
-                    for x in env.get_state()]
         o = self.obs
         return {
             **self.model_state(), "optimizer": self.opt.state_dict(), "generator": self.gen.get_state(),
-            "env": leaves(self.env), "eval_env": leaves(self.eval_env),
+            "env": env_state_tensors(self.env), "eval_env": env_state_tensors(self.eval_env),
             "obs": [torch.from_numpy(np.asarray(x)) for x in (o.obs, o.state, o.avail_actions, o.alive)],
             "hidden": self.hidden, "last_action": self.last_action, "episode_start": self.episode_start,
         }
@@ -284,8 +282,8 @@ class IPPO:
         self.net.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.gen.set_state(state["generator"])
-        self.env.set_state([x.numpy() for x in state["env"]])
-        self.eval_env.set_state([x.numpy() for x in state["eval_env"]])
+        restore_env_state(self.env, state["env"])
+        restore_env_state(self.eval_env, state["eval_env"])
         self.obs = envs.Observation(*(x.numpy() for x in state["obs"]))
         self.hidden, self.last_action = state["hidden"], state["last_action"]
         self.episode_start, self.env_steps = state["episode_start"], state["env_steps"]

@@ -6,7 +6,8 @@ exploration annealed linearly over env steps. A CTDE baseline and a demonstrator
 
 Defaults are pymarl's (``default.yaml`` + ``algs/qmix.yaml``, ../shared/reference/dm2_reference_implementation.md §9).
 Differences, documented: ``num_envs`` episodes are played in parallel per collect (pymarl's episode runner plays one)
-and ``updates_per_episode`` keeps pymarl's ratio of one gradient step per episode; the env auto-resets and does not
+with one gradient step per collect by default (``updates_per_episode`` 1/8: pymarl's parallel runner; 1 = its
+episode runner, which costs ~25 ms per gradient step on a 2-core CPU); the env auto-resets and does not
 return the observation after a time-limit step, so a truncated episode is not bootstrapped (pymarl bootstraps it);
 the replay buffer stores observations and states as float16 to fit pymarl's 5000 episodes in memory on big maps.
 
@@ -22,7 +23,6 @@ import sys
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,6 +31,7 @@ import envs
 from algorithms.common import trainer
 from algorithms.common.config import ConfigError, _f, check
 from algorithms.common.evaluation import evaluate_greedy
+from algorithms.common.runio import env_state_tensors, restore_env_state
 
 QMIX_STATS = ["td_loss", "q_taken_mean", "target_mean", "grad_norm", "epsilon", "buffer_episodes"]
 
@@ -42,7 +43,9 @@ class QMIXConfig:
     total_env_steps: int = _f(2_000_000, "training budget in joint env steps")
     reward_scale: float | None = _f(None, "team-reward multiplier; null = backend default (SMAX 10 = SMAC scale)")
     num_envs: int = _f(8, "episodes played in parallel per collect (each env plays exactly one)")
-    updates_per_episode: float = _f(1.0, "gradient steps per collected episode (pymarl's episode runner: 1)")
+    updates_per_episode: float = _f(
+        0.125, "gradient steps per collected episode: 1/num_envs = one per collect, pymarl's parallel runner; 1 = "
+               "pymarl's episode runner (8x the compute on CPU)")
     buffer_episodes: int = _f(5000, "replay buffer capacity in episodes (pymarl: 5000)")
     batch_episodes: int = _f(32, "episodes per gradient step (pymarl: 32)")
     lr: float = _f(5e-4, "RMSprop learning rate")
@@ -240,6 +243,7 @@ class QMIX:
                                                                           spec.state_dim, spec.n_actions)}
         self.env_steps = self.episodes = self.last_target_update = 0
         self.update_credit = 0.0  # fractional gradient steps owed (updates_per_episode * episodes collected)
+        self.last_train_stats: dict = {}
 
     def epsilon(self) -> float:
         cfg = self.cfg
@@ -351,12 +355,13 @@ class QMIX:
         stats = {k: math.nan for k in QMIX_STATS}
         n_steps = int(self.update_credit)
         self.update_credit -= n_steps
-        if self.buffer.size >= cfg.batch_episodes:
+        if self.buffer.size >= cfg.batch_episodes and n_steps:
             acc = {}
             for _ in range(n_steps):
                 for k, v in self._train_step().items():
                     acc[k] = acc.get(k, 0.0) + v / n_steps
-            stats.update(acc)
+            self.last_train_stats = acc
+        stats.update(self.last_train_stats)  # the latest gradient steps' (a collect may owe none yet)
         if self.episodes - self.last_target_update >= cfg.target_update_episodes:
             self.target_agent.load_state_dict(self.agent.state_dict())
             self.target_mixer.load_state_dict(self.mixer.state_dict())
@@ -374,14 +379,13 @@ class QMIX:
                 "config": dataclasses.asdict(self.cfg)}
 
     def training_state(self) -> dict:
-        def leaves(env):
-            return [torch.from_numpy(x.astype(np.int64) if x.dtype.kind == "u" else np.array(x))
-                    for x in env.get_state()]
         return {**self.model_state(), "target_agent": self.target_agent.state_dict(),
                 "target_mixer": self.target_mixer.state_dict(), "optimizer": self.opt.state_dict(),
-                "generator": self.gen.get_state(), "env": leaves(self.env), "eval_env": leaves(self.eval_env),
+                "generator": self.gen.get_state(), "env": env_state_tensors(self.env),
+                "eval_env": env_state_tensors(self.eval_env),
                 "buffer": self.buffer.state_dict(), "episodes": self.episodes,
-                "last_target_update": self.last_target_update, "update_credit": self.update_credit}
+                "last_target_update": self.last_target_update, "update_credit": self.update_credit,
+                "last_train_stats": self.last_train_stats}
 
     def load_training_state(self, state: dict) -> None:
         self.agent.load_state_dict(state["model"])
@@ -390,11 +394,12 @@ class QMIX:
         self.target_mixer.load_state_dict(state["target_mixer"])
         self.opt.load_state_dict(state["optimizer"])
         self.gen.set_state(state["generator"])
-        self.env.set_state([x.numpy() for x in state["env"]])
-        self.eval_env.set_state([x.numpy() for x in state["eval_env"]])
+        restore_env_state(self.env, state["env"])
+        restore_env_state(self.eval_env, state["eval_env"])
         self.buffer.load_state_dict(state["buffer"])
         self.episodes, self.last_target_update = state["episodes"], state["last_target_update"]
         self.update_credit, self.env_steps = state["update_credit"], state["env_steps"]
+        self.last_train_stats = state["last_train_stats"]
 
 
 def train(cfg: QMIXConfig, run_dir, progress: bool = True, restart_if_changed: bool = False) -> list[dict]:

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
@@ -97,3 +98,13 @@ def file_logger(run_dir: Path, name: str = "marlbench") -> logging.Logger:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     return logger
+
+
+def env_state_tensors(env) -> list[torch.Tensor]:
+    """A batched env's full state (``get_state``) as tensors for a checkpoint (unsigned ints widened: torch has no
+    uint32)."""
+    return [torch.from_numpy(x.astype(np.int64) if x.dtype.kind == "u" else np.array(x)) for x in env.get_state()]
+
+
+def restore_env_state(env, tensors: list[torch.Tensor]) -> None:
+    env.set_state([x.numpy() for x in tensors])

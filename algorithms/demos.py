@@ -125,16 +125,15 @@ def load_expert(path: Path):
     spec, cfg, algo = ckpt["spec"], ckpt["config"], ckpt["algorithm"]
     if algo == "qmix":
         from algorithms.qmix import QAgent, QMIXPolicy
-        net = QMIXPolicy(QAgent(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"]))
-        net.agent.load_state_dict(ckpt["model"])
+        model = QAgent(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"])
     elif algo == "mappo":
-        net = SharedActorCentralCritic(spec["n_agents"], spec["obs_dim"], spec["state_dim"], spec["n_actions"],
-                                       cfg["hidden_size"], cfg["actor_gain"])
-        net.load_state_dict(ckpt["model"])
+        model = SharedActorCentralCritic(spec["n_agents"], spec["obs_dim"], spec["state_dim"], spec["n_actions"],
+                                         cfg["hidden_size"], cfg["actor_gain"])
     else:
-        net = IndependentActorCritic(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"],
-                                     cfg["actor_gain"])
-        net.load_state_dict(ckpt["model"])
+        model = IndependentActorCritic(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"],
+                                       cfg["actor_gain"])
+    model.load_state_dict(ckpt["model"])
+    net = QMIXPolicy(model) if algo == "qmix" else model
     return net.eval(), ckpt
 
 

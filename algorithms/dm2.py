@@ -149,7 +149,7 @@ class SelfImitationStore:
         heapq.heapify(self.heap)
 
 
-def behaviour_cloning(net, demos: Demonstrations, cfg: DM2Config, gen: torch.Generator, log=None) -> dict:
+def behaviour_cloning(net, demos: Demonstrations, cfg: DM2Config, gen: torch.Generator) -> dict:
     """Pretrain each agent's actor by maximum likelihood of its demonstrated actions. Recipe (assumed; the paper
     specifies none): the first ``demo_episodes`` episodes, ``bc_holdout`` of them held out; Adam(bc_lr) on the actors
     only (critics are untouched: their gradient is zero), ``bc_epochs`` passes of ``bc_batch_episodes`` whole
@@ -181,8 +181,7 @@ def behaviour_cloning(net, demos: Demonstrations, cfg: DM2Config, gen: torch.Gen
         correct = ((logits.argmax(-1) == actions[:, idx]).float() * mask).sum() / mask.sum().clamp(min=1)
         return per_agent, correct
 
-    stats = {}
-    for epoch in range(cfg.bc_epochs):
+    for _ in range(cfg.bc_epochs):
         order = train_idx[torch.randperm(len(train_idx), generator=gen)]
         for batch in order.split(cfg.bc_batch_episodes):
             per_agent, _ = nll(batch)
@@ -190,12 +189,9 @@ def behaviour_cloning(net, demos: Demonstrations, cfg: DM2Config, gen: torch.Gen
             per_agent.sum().backward()
             net.clip_grad_norm(cfg.max_grad_norm)
             opt.step()
-        with torch.no_grad():
-            hold_nll, hold_acc = nll(hold)
-        stats = {"bc_epochs": epoch + 1, "bc_holdout_nll": float(hold_nll.mean()), "bc_holdout_accuracy": float(hold_acc)}
-        if log is not None:
-            log(stats)
-    return stats
+    with torch.no_grad():
+        hold_nll, hold_acc = nll(hold)
+    return {"bc_epochs": cfg.bc_epochs, "bc_holdout_nll": float(hold_nll.mean()), "bc_holdout_accuracy": float(hold_acc)}
 
 
 class DM2(IPPO):

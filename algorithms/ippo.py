@@ -26,10 +26,10 @@ import envs
 from algorithms.common import trainer
 from algorithms.common.config import ConfigError, _f, check
 from algorithms.common.evaluation import evaluate_greedy
-from algorithms.common.runio import env_state_tensors, restore_env_state
 from algorithms.common.gae import compute_gae
 from algorithms.common.networks import IndependentActorCritic
 from algorithms.common.rollout import Rollout, hidden_at_sequence_starts, to_sequences
+from algorithms.common.runio import env_state_tensors, restore_env_state
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ class ConfigError(ValueError):
     pass
 
 
-
 def _f(default, help: str):
     """A config field with its help text (``--help`` lists every key with it)."""
     return dataclasses.field(default=default, metadata={"help": help})
+
 
 def _type_name(tp) -> str:
     if get_origin(tp) is Literal:

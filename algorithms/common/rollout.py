@@ -27,7 +27,8 @@ class Rollout:
               state_dim: int = 0) -> "Rollout":
         z = lambda *s, dtype=torch.float32: torch.zeros(*s, dtype=dtype)  # noqa: E731
         return cls(
-            obs=z(T, N, K, obs_dim), state=z(T, N, state_dim), last_action=z(T, N, K, dtype=torch.long), avail=z(T, N, K, n_actions, dtype=torch.bool),
+            obs=z(T, N, K, obs_dim), state=z(T, N, state_dim), last_action=z(T, N, K, dtype=torch.long),
+            avail=z(T, N, K, n_actions, dtype=torch.bool),
             alive=z(T, N, K, dtype=torch.bool), actions=z(T, N, K, dtype=torch.long), logp=z(T, N, K),
             values=z(T, N, K), rewards=z(T, N), dones=z(T, N, dtype=torch.bool), starts=z(T, N, dtype=torch.bool),
             valid=z(T, N, dtype=torch.bool), hidden=z(T, n_nets, N, hidden),

@@ -5,6 +5,7 @@ from dataclasses import asdict
 
 sys.path.insert(0, workflow.basedir)
 
+from algorithms import CONFIG_SECTIONS  # noqa: E402
 from algorithms.common.config import ConfigError, merge_sections, resolve  # noqa: E402
 from algorithms.ippo import IPPOConfig  # noqa: E402
 from algorithms.mappo import MAPPOConfig  # noqa: E402
@@ -17,8 +18,8 @@ wildcard_constraints:
     task="[A-Za-z0-9_]+",
     seed="[0-9]+",
 
-# Baseline learners: their typed config and the config blocks it reads (later blocks override earlier ones).
-BASELINES = {"ippo": (IPPOConfig, ["ippo"]), "mappo": (MAPPOConfig, ["ippo", "mappo"]), "qmix": (QMIXConfig, ["qmix"])}
+# Baseline learners and their typed configs (the blocks each reads: algorithms.CONFIG_SECTIONS).
+BASELINES = {"ippo": IPPOConfig, "mappo": MAPPOConfig, "qmix": QMIXConfig}
 
 
 def merged_blocks(names: list[str]) -> dict:
@@ -29,7 +30,7 @@ def merged_blocks(names: list[str]) -> dict:
 def hparams_with(algo: str, task: str, seed: int, extra: dict) -> dict:
     """The complete resolved config of one run of a baseline learner (its blocks, then ``extra``); it reaches the
     job through params, so the job reruns when it changes."""
-    cls, blocks = BASELINES[algo]
+    cls, blocks = BASELINES[algo], CONFIG_SECTIONS[algo]
     try:
         return asdict(resolve(cls, merged_blocks(blocks), {"task": task, "seed": int(seed), **extra}))
     except ConfigError as exc:
@@ -127,7 +128,7 @@ def arm_hparams(task: str, arm: str, demo: str, seed: int) -> dict:
     if arm == "ippo":
         return ippo_hparams_with(task, seed, extra)
     try:
-        cfg = resolve(DM2Config, merged_blocks(["ippo", "dm2"]), {"task": task, "seed": int(seed), **DM2_ARMS[arm],
+        cfg = resolve(DM2Config, merged_blocks(CONFIG_SECTIONS["dm2"]), {"task": task, "seed": int(seed), **DM2_ARMS[arm],
                                           "demos": "" if demo == "none" else demo_path(task, demo), **extra})
     except ConfigError as exc:
         raise ValueError(f"config dm2 for {task} {arm} {demo} seed {seed}: {exc}") from None
@@ -161,6 +162,6 @@ def table_hparams() -> dict:
     for task in config["tables"]["tasks"]:
         for algo in BASELINES:
             out.setdefault(algo, {})[task] = baseline_hparams(algo, task, 0)
-        dm2 = resolve(DM2Config, merged_blocks(["ippo", "dm2"]), {"task": task, "demos": "(per arm)"})
+        dm2 = resolve(DM2Config, merged_blocks(CONFIG_SECTIONS["dm2"]), {"task": task, "demos": "(per arm)"})
         out.setdefault("dm2", {})[task] = asdict(dm2)
     return out

@@ -16,15 +16,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import envs  # noqa: E402
-from algorithms import get_algorithm  # noqa: E402
-from algorithms.common.config import parse_override, resolve  # noqa: E402
+from algorithms import CONFIG_SECTIONS, get_algorithm  # noqa: E402
+from algorithms.common.config import load_config  # noqa: E402
 
-CLASSES = {"ippo": ("IPPOConfig", "IPPO", ["ippo"]), "mappo": ("MAPPOConfig", "MAPPO", ["ippo", "mappo"]),
-           "qmix": ("QMIXConfig", "QMIX", ["qmix"])}
+CLASSES = {"ippo": ("IPPOConfig", "IPPO"), "mappo": ("MAPPOConfig", "MAPPO"), "qmix": ("QMIXConfig", "QMIX")}
 
 
 def env_only(task: str, num_envs: int, steps: int) -> float:
@@ -47,18 +45,11 @@ def main(argv=None) -> int:
     parser.add_argument("--updates", type=int, default=6, help="timed iterations (after warm-up)")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = parser.parse_args(argv)
-    overrides = dict(o.split("=", 1) for o in args.overrides)
-    cfg_name, cls_name, sections = CLASSES[args.algorithm]
+    cfg_name, cls_name = CLASSES[args.algorithm]
     module = get_algorithm(args.algorithm)
-    file = yaml.safe_load(Path(args.config).read_text())
-    values, task_overrides = {}, {}
-    for section in sections:  # later sections override earlier ones, as in the workflow
-        block = dict(file.get(section) or {})
-        for t, kv in (block.pop("task_overrides", None) or {}).items():
-            task_overrides.setdefault(t, {}).update(kv)
-        values.update(block)
-    cfg = resolve(getattr(module, cfg_name), {**values, "task_overrides": task_overrides},
-                  {**dict(parse_override(f"{k}={v}") for k, v in overrides.items()), "task": args.task})
+    # the learner's config blocks, merged as the workflow merges them
+    cfg = load_config(getattr(module, cfg_name), args.config, [*args.overrides, f"task={args.task}"],
+                      section=",".join(CONFIG_SECTIONS[args.algorithm]))
     algo = getattr(module, cls_name)(cfg)
     env_time = [0.0]
     real_step = algo.env.step

@@ -1,5 +1,6 @@
 # marlbench: the workflow's table of contents. Stages live in workflow/rules/, thin CLIs in workflow/scripts/.
-#   snakemake --cores 2                                         (default target: the DM² ablation, paper Fig. 3)
+#   snakemake --cores 2                                         (default target: every figure and table of the paper)
+#   snakemake --cores 2 figures/ablation.pdf                   (one figure, and only the runs it needs)
 #   snakemake --cores 2 figures/learning_curves.pdf            (IPPO, MAPPO, QMIX learning curves)
 #   snakemake --cores 2 --configfile config/quick.yaml         (tiny budgets)
 from snakemake.utils import min_version, validate
@@ -20,9 +21,14 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 
 
-# The main job: the DM² ablation on the embedded default (figures/ablation.pdf and its summary figure).
+# The main job: every figure and table of the DM² paper on the embedded default.
+PAPER_FIGURES = ["ablation", "ablation_summary", "main_results", "gail_reward", "bc_pretraining", "demo_quality",
+                 "state_action", "aggregate"]
+
+
 rule all:
     input:
-        config["figures"]["ablation"],
-        config["figures"]["ablation_summary"],
+        [config["figures"][name] for name in PAPER_FIGURES],
+        config["tables"]["results"],
+        config["tables"]["hyperparameters"],
     default_target: True

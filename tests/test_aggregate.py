@@ -8,17 +8,18 @@ import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
-import aggregate_ablation  # noqa: E402
+import aggregate_across_tasks  # noqa: E402
+import aggregate_runs  # noqa: E402
 
 
-def fake_run(root: Path, arm: str, demo: str, seed: int, level: float) -> Path:
-    run = root / arm / demo / f"seed{seed}"
+def fake_run(root: Path, arm: str, demo: str, seed: int, level: float, task: str = "smax/3m") -> Path:
+    run = root / task / arm / demo / f"seed{seed}"
     run.mkdir(parents=True)
     rng = np.random.default_rng(seed + int(level * 100))
     steps = np.arange(0, 60_000, 10_000)
     win = np.clip(level * steps / steps[-1] + rng.normal(0, 0.05, len(steps)), 0, 1)
     pd.DataFrame({"env_steps": steps, "test_win_rate": win}).to_csv(run / "metrics.csv", index=False)
-    meta = {"algorithm": arm, "config": {"seed": seed}}
+    meta = {"algorithm": arm, "config": {"seed": seed, "task": task}}
     if arm != "ippo":
         meta["demonstrations"] = {"expert_greedy_win_rate": 0.5, "sampled_win_rate": 0.4}
     (run / "config.yaml").write_text(yaml.safe_dump(meta))
@@ -27,18 +28,43 @@ def fake_run(root: Path, arm: str, demo: str, seed: int, level: float) -> Path:
 
 def test_aggregate_properties(tmp_path):
     runs = [fake_run(tmp_path, "ippo", "none", s, 0.3) for s in range(5)]
-    runs += [fake_run(tmp_path, "dm2", "cotrained_concurrent_step100000", s, 0.9) for s in range(5)]
+    runs += [fake_run(tmp_path, "dm2", "ippo_cotrained_concurrent_step100000", s, 0.9) for s in range(5)]
     args = ["--reps", "300", "--seed", "0", "--final-window", "2", *map(str, runs)]
-    aggregate_ablation.main(["--out-dir", str(tmp_path / "a"), *args])
-    aggregate_ablation.main(["--out-dir", str(tmp_path / "b"), *args])
+    aggregate_runs.main(["--out-dir", str(tmp_path / "a"), *args])
+    aggregate_runs.main(["--out-dir", str(tmp_path / "b"), *args])
     a = pd.read_csv(tmp_path / "a" / "summary.csv")
     pd.testing.assert_frame_equal(a, pd.read_csv(tmp_path / "b" / "summary.csv"))  # seeded bootstrap
     for point, lo, hi in [("iqm_final_win_rate", "final_ci_low", "final_ci_high"), ("iqm_auc", "auc_ci_low", "auc_ci_high")]:
         assert (a[lo] <= a[point]).all() and (a[point] <= a[hi]).all()
     dm2 = a[a.arm == "dm2"].iloc[0]
-    assert dm2.label == "DM² (co-trained + concurrent; demos at 100k)" and "," not in dm2.label
+    assert dm2.label == "DM² (IPPO demos at 100k; co-trained + concurrent)" and "," not in dm2.label
+    assert (dm2.demo_expert, dm2.demo_style, dm2.demo_step) == ("ippo", "cotrained_concurrent", 100000)
     assert dm2.poi_vs_ippo > 0.95 and dm2.poi_ci_low <= dm2.poi_vs_ippo <= dm2.poi_ci_high
     assert np.isnan(a[a.arm == "ippo"].iloc[0].poi_vs_ippo)
     curves = pd.read_csv(tmp_path / "a" / "curves.csv")
     assert (curves.ci_low <= curves.iqm_win_rate + 1e-12).all() and (curves.iqm_win_rate <= curves.ci_high + 1e-12).all()
     assert (tmp_path / "a" / "summary.tex").read_text().startswith("\\begin{table}")
+
+
+def test_across_tasks_stratified_and_complete(tmp_path):
+    """Arms on every task enter the aggregate (an arm missing a task is left out); a clearly better arm has the
+    higher IQM, the lower optimality gap and a PoI near 1; performance profiles fall from 1 towards 0 with tau."""
+    runs = []
+    for task, shift in [("smax/3m", 0.0), ("smax/3s_vs_4z", -0.2)]:
+        runs += [fake_run(tmp_path, "ippo", "none", s, 0.4 + shift, task) for s in range(4)]
+        runs += [fake_run(tmp_path, "dm2", "ippo_cotrained_concurrent_step100000", s, 0.95 + shift, task)
+                 for s in range(4)]
+    runs += [fake_run(tmp_path, "mappo", "none", s, 0.9, "smax/3m") for s in range(4)]  # one task only
+    out = tmp_path / "agg"
+    aggregate_across_tasks.main(["--out-dir", str(out), "--reps", "300", "--seed", "0", "--final-window", "2",
+                                 "--baseline", "ippo", *map(str, runs)])
+    summary = pd.read_csv(out / "summary.csv").set_index("arm")
+    assert list(summary.index) == ["ippo", "dm2"] and (summary.tasks == 2).all()
+    assert summary.loc["dm2", "iqm"] > summary.loc["ippo", "iqm"]
+    assert summary.loc["dm2", "optimality_gap"] < summary.loc["ippo", "optimality_gap"]
+    assert summary.loc["dm2", "poi_vs_baseline"] > 0.95 and np.isnan(summary.loc["ippo", "poi_vs_baseline"])
+    for m in ("iqm", "optimality_gap"):
+        assert ((summary[f"{m}_ci_low"] <= summary[m]) & (summary[m] <= summary[f"{m}_ci_high"])).all()
+    prof = pd.read_csv(out / "profiles.csv")
+    for _, g in prof.groupby("label"):
+        assert g.fraction.iloc[0] == 1.0 and g.fraction.is_monotonic_decreasing and g.fraction.iloc[-1] == 0.0

@@ -5,8 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
+
+from algorithms.demos import load_demos
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -23,7 +26,7 @@ def workdir(tmp_path_factory):
 
 
 def snakemake(workdir, *args):
-    out = subprocess.run([*SNAKEMAKE, *args, *OPTIONS], cwd=workdir, capture_output=True, text=True, timeout=1200)
+    out = subprocess.run([*SNAKEMAKE, *args, *OPTIONS], cwd=workdir, capture_output=True, text=True, timeout=2400)
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout + out.stderr
 
@@ -43,18 +46,43 @@ def planned_jobs(text: str) -> dict[str, int]:
     return jobs
 
 
+def write_config(workdir, quick: dict) -> None:
+    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick, sort_keys=False))
+
+
+FIGURES = ["ablation", "ablation_summary", "main_results", "gail_reward", "bc_pretraining", "demo_quality",
+           "state_action", "aggregate"]
+
+
 def test_dry_run_full_run_and_rerun_triggers(workdir):
-    # the default target (the README's main command): the DM² ablation, experts -> demonstrations -> arms ->
-    # rliable -> figures
+    # the default target (the README's main command): every figure and table of the paper; experts ->
+    # demonstrations -> arms -> rliable -> figures
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"all": 1, "train_expert": 2, "sample_demonstrations": 8, "train_arm": 20,
-                    "aggregate_ablation": 1, "plot_ablation": 1}
+    assert plan == {"all": 1, "train_expert": 5, "sample_demonstrations": 11, "train_arm": 46,
+                    "aggregate_experiment": 7, "aggregate_across_tasks": 1, "results_table": 1,
+                    "hyperparameter_tables": 1, "plot_ablation": 1, "plot_main_results": 1, "plot_gail_reward": 1,
+                    "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1}
     snakemake(workdir)
-    for fig in ("ablation_quick.pdf", "ablation_summary_quick.pdf"):
-        assert (workdir / "figures" / fig).read_bytes()[:4] == b"%PDF"
-    summary = (workdir / "results" / "ablation" / "smax" / "3m" / "summary.csv").read_text()
-    assert "IPPO" in summary and "GAIL-only" in summary and summary.count("DM²") == 8
-    assert (workdir / "results" / "ablation" / "smax" / "3m" / "summary.tex").read_text().startswith("\\begin{table}")
+    for fig in FIGURES:
+        assert (workdir / "figures" / f"{fig}_quick.pdf").read_bytes()[:4] == b"%PDF", fig
+    experiments = workdir / "results" / "experiments"
+    summary = (experiments / "ablation" / "smax" / "3m" / "summary.csv").read_text()
+    assert "IPPO" in summary and "GAIL-only" in summary and summary.count("DM² (IPPO demos") == 8
+    assert (experiments / "ablation" / "smax" / "3m" / "summary.tex").read_text().startswith("\\begin{table}")
+    main = pd.read_csv(experiments / "main_results" / "smax" / "3s_vs_4z" / "summary.csv")
+    assert list(main.arm) == ["ippo", "mappo", "qmix", "dm2", "dm2", "dm2_sil"]
+    assert sorted(main.demo_expert.dropna()) == ["ippo", "qmix"] and (main.runs == 2).all()
+    # the QMIX demonstrations on 3s_vs_4z were sampled with that map's epsilon, and say so
+    meta = load_demos(workdir / "results/demos/smax/3s_vs_4z/qmix/cotrained_concurrent_step2048.npz").metadata
+    assert meta["epsilon"] == 0.1 and meta["sampling_mode"] == "epsilon_greedy" and 0 <= meta["sampled_win_rate"] <= 1
+    # across tasks: the main arms on both tasks, with the IPPO baseline's PoI left empty
+    agg = pd.read_csv(experiments / "aggregate" / "summary.csv")
+    assert len(agg) == 6 and (agg.tasks == 2).all() and agg.poi_vs_baseline.isna().sum() == 1
+    assert ((agg.iqm_ci_low <= agg.iqm) & (agg.iqm <= agg.iqm_ci_high)).all()
+    results = pd.read_csv(workdir / "results" / "tables" / "results_quick.csv")
+    # every arm of every experiment on every one of its tasks, each once: 3m has 12 + the ablation's 7 other DM²
+    # runs, 3s_vs_4z the 6 main arms
+    assert len(results[results.task == "smax/3m"]) == 19 and len(results[results.task == "smax/3s_vs_4z"]) == 6
     assert "Nothing to be done" in snakemake(workdir, "-n")
     # the baselines' learning curves: IPPO, MAPPO, QMIX x 2 seeds
     curve = "figures/learning_curves_quick.pdf"
@@ -69,32 +97,39 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
             assert resolved["config"]["seed"] == seed and resolved["algorithm"] == algo
     assert "Nothing to be done" in snakemake(workdir, "-n", curve)
     target = "figures/ablation_quick.pdf"
-    # one arm's hyperparameter changed -> only that arm's jobs and what aggregates them
     quick = yaml.safe_load((workdir / "config" / "quick.yaml").read_text())
-    quick["ablation"]["arms"]["hyperparameters"]["gail_only"] = {"gail_lr": 3.0e-4}
-    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
-    assert planned_jobs(snakemake(workdir, "-n", target)) == {"train_arm": 2, "aggregate_ablation": 1,
+    # QMIX's demonstration epsilon (3m; 3s_vs_4z has its own) -> the QMIX demonstrations on 3m, the DM² runs that
+    # learn from them, and what aggregates them; nothing of IPPO's demonstrations, no expert, no other arm
+    quick["demos"]["sampling"]["qmix"]["epsilon"] = 0.05
+    write_config(workdir, quick)
+    assert planned_jobs(snakemake(workdir, "-n")) == {
+        "sample_demonstrations": 1, "train_arm": 2, "aggregate_experiment": 1, "aggregate_across_tasks": 1,
+        "plot_main_results": 1, "plot_aggregate": 1, "results_table": 1, "hyperparameter_tables": 1, "all": 1}
+    quick["demos"]["sampling"]["qmix"]["epsilon"] = 0.0
+    # one arm's hyperparameter changed -> only that arm's jobs and what aggregates them
+    quick["arms"]["hyperparameters"]["gail_only"] = {"gail_lr": 3.0e-4}
+    write_config(workdir, quick)
+    assert planned_jobs(snakemake(workdir, "-n", target)) == {"train_arm": 2, "aggregate_experiment": 1,
                                                               "plot_ablation": 1}
-    # DM²'s mixing coefficient -> the 16 DM² runs (GAIL-only does not use it)
-    quick["ablation"]["arms"]["hyperparameters"]["gail_only"] = {}
+    # DM²'s mixing coefficient -> the ablation's 16 DM² runs (GAIL-only does not use it)
+    quick["arms"]["hyperparameters"]["gail_only"] = {}
     quick["dm2"]["gail_coef"] = 0.7
-    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
-    assert planned_jobs(snakemake(workdir, "-n", target)) == {"train_arm": 16, "aggregate_ablation": 1,
+    write_config(workdir, quick)
+    assert planned_jobs(snakemake(workdir, "-n", target)) == {"train_arm": 16, "aggregate_experiment": 1,
                                                               "plot_ablation": 1}
     # a sampling value changed -> demonstrations and everything downstream of them, not the experts
     quick["dm2"]["gail_coef"] = 0.3
-    quick["ablation"]["demos"]["seed"] = 1
-    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
+    quick["demos"]["seed"] = 1
+    write_config(workdir, quick)
     assert planned_jobs(snakemake(workdir, "-n", target)) == {"sample_demonstrations": 8, "train_arm": 18,
-                                                              "aggregate_ablation": 1, "plot_ablation": 1}
+                                                              "aggregate_experiment": 1, "plot_ablation": 1}
     # one hyperparameter changed -> the training jobs that read it and the figure, nothing else
-    quick = yaml.safe_load((workdir / "config" / "quick.yaml").read_text())
-    quick["ablation"]["demos"]["seed"] = 92814
+    quick["demos"]["seed"] = 92814
     quick["qmix"]["lr"] = 1.0e-3
-    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
+    write_config(workdir, quick)
     assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 2}
     quick["ippo"]["lr"] = 1.0e-3  # MAPPO reads the ippo block too
-    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
+    write_config(workdir, quick)
     assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 6}
     # the hyperparameter tables come from the resolved configs: a changed value regenerates them
     table = "results/tables/hyperparameters_quick.tex"
@@ -102,12 +137,20 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert "GAIL reward coefficient c" in (workdir / table).read_text()
     assert "Nothing to be done" in snakemake(workdir, "-n", table)
     quick["dm2"].setdefault("task_overrides", {})["smax/5m_vs_6m"] = {"gail_coef": 0.25}
-    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
+    write_config(workdir, quick)
     assert planned_jobs(snakemake(workdir, "-n", table)) == {"hyperparameter_tables": 1}
     snakemake(workdir, table)
     assert "& 0.25 " in (workdir / table).read_text()
-    # a config error is reported before any job runs
-    quick["ippo"]["lr"] = "1e-4"
-    (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick))
-    out = subprocess.run([*SNAKEMAKE, "-n", *OPTIONS], cwd=workdir, capture_output=True, text=True)
-    assert out.returncode != 0 and "lr: expected a number, got the string '1e-4'" in out.stdout + out.stderr
+    # config errors are reported before any job runs, naming the bad value
+    for edit, message in [
+            (lambda q: q["ippo"].update(lr="1e-4"), "lr: expected a number, got the string '1e-4'"),
+            (lambda q: q["experiments"]["gail_reward"]["runs"].append({"arm": "dm2"}),
+             "experiments.gail_reward.runs[3]: arm dm2 needs exactly expert, style and step"),
+            (lambda q: q["experiments"]["demo_quality"]["runs"].append(
+                {"arm": "dm2", "expert": "ippo", "style": "cotrained_concurrent", "step": 1000}),
+             "step 1000 must be a multiple of experts.ippo.checkpoint_interval (1024)")]:
+        bad = yaml.safe_load(yaml.safe_dump(quick))
+        edit(bad)
+        write_config(workdir, bad)
+        out = subprocess.run([*SNAKEMAKE, "-n", *OPTIONS], cwd=workdir, capture_output=True, text=True)
+        assert out.returncode != 0 and message in out.stdout + out.stderr, out.stdout + out.stderr

@@ -1,25 +1,60 @@
-# Stage 4: statistics over the ablation's runs (rliable), as tables.
+# Stage 4: statistics (rliable), as tables: per experiment and task, across tasks, and the results table.
 
 
-rule aggregate_ablation:
+rule aggregate_experiment:
     input:
-        [f"{d}/metrics.csv" for d in arm_dirs()],
+        lambda wc: [f"{d}/metrics.csv" for d in experiment_run_dirs(wc.experiment, f"{wc.backend}/{wc.task}")],
     output:
-        summary="results/ablation/{backend}/{task}/summary.csv",
-        tex="results/ablation/{backend}/{task}/summary.tex",
-        curves="results/ablation/{backend}/{task}/curves.csv",
-        scores="results/ablation/{backend}/{task}/scores.csv",
+        summary="results/experiments/{experiment}/{backend}/{task}/summary.csv",
+        tex="results/experiments/{experiment}/{backend}/{task}/summary.tex",
+        curves="results/experiments/{experiment}/{backend}/{task}/curves.csv",
+        scores="results/experiments/{experiment}/{backend}/{task}/scores.csv",
     params:
         runs=lambda wc, input: " ".join(str(Path(p).parent) for p in input),
         reps=config["stats"]["reps"],
         seed=config["stats"]["bootstrap_seed"],
         window=config["stats"]["final_window_evals"],
         out_dir=lambda wc, output: str(Path(output.summary).parent),
+    wildcard_constraints:
+        experiment="|".join(EXPERIMENT_NAMES),
     log:
-        "logs/ablation/{backend}/{task}/aggregate.log",
+        "logs/experiments/{experiment}/{backend}/{task}/aggregate.log",
     shell:
-        "{PYTHON} workflow/scripts/aggregate_ablation.py --out-dir {params.out_dir} --reps {params.reps} "
+        "{PYTHON} workflow/scripts/aggregate_runs.py --out-dir {params.out_dir} --reps {params.reps} "
         "--seed {params.seed} --final-window {params.window} {params.runs} > {log} 2>&1"
+
+
+rule aggregate_across_tasks:
+    input:
+        [f"{d}/metrics.csv" for d in aggregate_run_dirs()],
+    output:
+        summary="results/experiments/aggregate/summary.csv",
+        tex="results/experiments/aggregate/summary.tex",
+        profiles="results/experiments/aggregate/profiles.csv",
+    params:
+        runs=lambda wc, input: " ".join(str(Path(p).parent) for p in input),
+        reps=config["stats"]["reps"],
+        seed=config["stats"]["bootstrap_seed"],
+        window=config["stats"]["final_window_evals"],
+        baseline=config["aggregate"]["baseline"],
+    log:
+        "logs/experiments/aggregate.log",
+    shell:
+        "{PYTHON} workflow/scripts/aggregate_across_tasks.py --out-dir $(dirname {output.summary}) "
+        "--reps {params.reps} --seed {params.seed} --final-window {params.window} --baseline {params.baseline} "
+        "{params.runs} > {log} 2>&1"
+
+
+rule results_table:
+    input:
+        [f"results/experiments/{name}/{task}/summary.csv" for name, per_task in EXPERIMENTS.items() for task in per_task],
+    output:
+        csv=config["tables"]["results"].removesuffix(".tex") + ".csv",
+        tex=config["tables"]["results"],
+    log:
+        "logs/tables/results.log",
+    shell:
+        "{PYTHON} workflow/scripts/results_table.py --out-csv {output.csv} --out-tex {output.tex} {input} > {log} 2>&1"
 
 
 rule hyperparameter_tables:

@@ -1,19 +1,20 @@
-# Stage 3: the arms of the ablation (IPPO baseline, DM² per demonstration set, GAIL-only), one job per seed.
+# Stage 3: the arms of every experiment (baselines, DM² and its variants), one job per task, arm, demonstrations
+# and seed.
 
 
 rule train_arm:
     input:
-        demos=lambda wc: [] if wc.arm == "ippo" else [demo_path(f"{wc.backend}/{wc.task}", wc.demo)],
+        demos=lambda wc: [] if wc.demo == "none" else [demo_path(f"{wc.backend}/{wc.task}", wc.demo)],
     output:
         metrics="results/arms/{backend}/{task}/{arm}/{demo}/seed{seed}/metrics.csv",
     params:
         hparams=lambda wc: json.dumps(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed),
                                       sort_keys=True),
-        module=lambda wc: "algorithms.ippo" if wc.arm == "ippo" else "algorithms.dm2",
+        module=lambda wc: f"algorithms.{wc.arm}" if wc.arm in BASELINES else "algorithms.dm2",
         run_dir=lambda wc, output: str(Path(output.metrics).parent),
     wildcard_constraints:
-        arm="ippo|dm2|gail_only",
-        demo="none|[a-z_]+_step[0-9]+",
+        arm="|".join(ARM_NAMES),
+        demo="none|(" + "|".join(BASELINES) + ")_[a-z_]+_step[0-9]+",
     log:
         "logs/arms/{backend}/{task}/{arm}/{demo}/seed{seed}.log",
     benchmark:

@@ -37,10 +37,6 @@ def hparams_with(algo: str, task: str, seed: int, extra: dict) -> dict:
         raise ValueError(f"config {algo} for {task} seed {seed}: {exc}") from None
 
 
-def ippo_hparams_with(task: str, seed: int, extra: dict) -> dict:
-    return hparams_with("ippo", task, seed, extra)
-
-
 def baseline_hparams(algo: str, task: str, seed: int) -> dict:
     return hparams_with(algo, task, seed, {})
 
@@ -78,55 +74,57 @@ for _algo in config["baseline_runs"]["algorithms"]:
         baseline_hparams(_algo, _task, config["baseline_runs"]["seeds"][0])
 
 
-# ---------------------------------------------------------------------------------------------- the DM² ablation
+# ---------------------------------------------------------------------------------------------- the experiments
+# A run is named by its wildcards: results/arms/<task>/<arm>/<demo>/seed<N>, demo = "none" or
+# "<expert>_<style>_step<N>" (demonstrations from that expert algorithm's co-trained or independent teams at that
+# checkpoint). Every experiment (figure) lists such runs per task; a run two figures share is one job.
 from algorithms.demos import STYLES  # noqa: E402
 from algorithms.dm2 import ARMS as DM2_ARMS, DM2Config  # noqa: E402
 
-ABLATION = config["ablation"]
-ABL_TASK = ABLATION["task"]
-ARMS = ("ippo", "dm2", "gail_only")
+ARM_NAMES = (*BASELINES, *DM2_ARMS)
+# the DM² variants that read demonstrations (SIL imitates its own episodes)
+DEMO_ARMS = tuple(a for a, keys in DM2_ARMS.items() if keys.get("gail_expert", "demos") == "demos" or
+                  keys.get("bc_pretrain"))
+EXPERIMENT_NAMES = ("ablation", "main_results", "gail_reward", "bc_pretraining", "demo_quality", "state_action")
 
 
-def expert_dir(seed) -> str:
-    return f"results/experts/ippo/{ABL_TASK}/seed{seed}"
+def demo_id(expert: str, style: str, step: int) -> str:
+    return f"{expert}_{style}_step{step}"
 
 
-def expert_hparams(task: str, seed: int) -> dict:
-    ex = ABLATION["experts"]
-    return ippo_hparams_with(task, seed, {"total_env_steps": ex["total_env_steps"],
-                                          "checkpoint_interval": ex["checkpoint_interval"]})
-
-
-def demo_id(style: str, step: int) -> str:
-    return f"{style}_step{step}"
+def parse_demo(demo: str) -> tuple[str, str, int]:
+    expert, rest = demo.split("_", 1)
+    style, step = rest.rsplit("_step", 1)
+    return expert, style, int(step)
 
 
 def demo_path(task: str, demo: str) -> str:
-    return f"results/demos/{task}/{demo}.npz"
+    expert, style, step = parse_demo(demo)
+    return f"results/demos/{task}/{expert}/{style}_step{step}.npz"
 
 
-def arm_demos() -> list[tuple[str, str]]:
-    """(arm, demo id) of every arm of the ablation: IPPO (no demos), DM² at every style x quality, GAIL-only once."""
-    steps = ABLATION["experts"]["checkpoint_steps"]
-    g = ABLATION["arms"]["gail_only"]
-    return ([("ippo", "none")] + [("dm2", demo_id(s, st)) for st in steps for s in ABLATION["demos"]["styles"]]
-            + [("gail_only", demo_id(g["style"], g["checkpoint_step"]))])
+def expert_hparams(expert: str, task: str, seed: int) -> dict:
+    ex = config["experts"][expert]
+    return hparams_with(expert, task, seed, {"total_env_steps": ex["total_env_steps"],
+                                             "checkpoint_interval": ex["checkpoint_interval"]})
 
 
-def arm_dirs() -> list[str]:
-    return [f"results/arms/{ABL_TASK}/{arm}/{demo}/seed{seed}" for arm, demo in arm_demos()
-            for seed in ABLATION["arms"]["seeds"]]
+def demo_sampling(expert: str, task: str) -> dict:
+    """How ``expert`` acts while sampled on ``task``: its sampling block with that task's override."""
+    block = dict(config["demos"]["sampling"][expert])
+    return {**{k: v for k, v in block.items() if k != "task_overrides"},
+            **(block.get("task_overrides") or {}).get(task, {})}
 
 
 def arm_hparams(task: str, arm: str, demo: str, seed: int) -> dict:
-    """One arm's resolved config: the ippo block (+ the dm2 block for DM²/GAIL-only), the arm's own overrides
-    (ablation.arms.hyperparameters.<arm>), then the run's task, seed, budget and demonstrations."""
-    extra = {**(ABLATION["arms"].get("hyperparameters", {}).get(arm) or {}),
-             "total_env_steps": ABLATION["arms"]["total_env_steps"]}
-    if arm == "gail_only":
-        extra["gail_coef"] = 1.0  # r = r_D alone: the mixing coefficient plays no part (and triggers no reruns)
-    if arm == "ippo":
-        return ippo_hparams_with(task, seed, extra)
+    """One run's resolved config: the learner's blocks, the arm's overrides (arms.hyperparameters.<arm>), then the
+    run's task, seed, budget and demonstrations."""
+    arms = config["arms"]
+    extra = {**(arms["hyperparameters"].get(arm) or {}), "total_env_steps": arms["total_env_steps"]}
+    if arm in BASELINES:
+        return hparams_with(arm, task, seed, extra)
+    if DM2_ARMS[arm].get("reward") in ("gail", "env"):
+        extra["gail_coef"] = 1.0  # the mixing coefficient plays no part (and so triggers no reruns)
     try:
         cfg = resolve(DM2Config, merged_blocks(CONFIG_SECTIONS["dm2"]), {"task": task, "seed": int(seed), **DM2_ARMS[arm],
                                           "demos": "" if demo == "none" else demo_path(task, demo), **extra})
@@ -135,24 +133,98 @@ def arm_hparams(task: str, arm: str, demo: str, seed: int) -> dict:
     return asdict(cfg)
 
 
-def check_ablation_config() -> None:
-    ex, dm = ABLATION["experts"], ABLATION["demos"]
-    for step in ex["checkpoint_steps"]:
-        if step % ex["checkpoint_interval"] or step > ex["total_env_steps"]:
-            raise ValueError(f"ablation.experts.checkpoint_steps: {step} must be a multiple of checkpoint_interval "
-                             f"{ex['checkpoint_interval']} and <= total_env_steps {ex['total_env_steps']}")
-    bad = [s for s in dm["styles"] if s not in STYLES]
-    if bad:
-        raise ValueError(f"ablation.demos.styles: unknown {bad}; allowed: {', '.join(STYLES)}")
-    g = ABLATION["arms"]["gail_only"]
-    if g["style"] not in dm["styles"] or g["checkpoint_step"] not in ex["checkpoint_steps"]:
-        raise ValueError(f"ablation.arms.gail_only {g} must name one of the sampled styles and checkpoint steps")
-    expert_hparams(ABL_TASK, ex["seeds"][0])
-    for arm, demo in arm_demos():
-        arm_hparams(ABL_TASK, arm, demo, ABLATION["arms"]["seeds"][0])
+def run_of(where: str, spec: dict, task: str) -> tuple[str, str]:
+    """(arm, demo id) of one run entry of an experiment on ``task``, checked against the experts and the arms."""
+    arm = spec.get("arm")
+    if arm not in ARM_NAMES:
+        raise ValueError(f"{where}: unknown arm {arm!r}; allowed: {', '.join(ARM_NAMES)}")
+    demo_keys = {"expert", "style", "step"}
+    if arm not in DEMO_ARMS:
+        if set(spec) - {"arm"}:
+            raise ValueError(f"{where}: arm {arm} reads no demonstrations; remove {sorted(set(spec) - {'arm'})}")
+        return arm, "none"
+    if not demo_keys <= set(spec) <= demo_keys | {"arm", "step_overrides"}:
+        raise ValueError(f"{where}: arm {arm} needs exactly expert, style and step (its demonstrations) and "
+                         f"optionally step_overrides, got {sorted(set(spec) - {'arm'})}")
+    expert, style = spec["expert"], spec["style"]
+    step = (spec.get("step_overrides") or {}).get(task, spec["step"])
+    if expert not in config["experts"]:
+        raise ValueError(f"{where}: expert {expert!r} has no block under experts (have: {', '.join(config['experts'])})")
+    if style not in STYLES:
+        raise ValueError(f"{where}: unknown style {style!r}; allowed: {', '.join(STYLES)}")
+    ex = config["experts"][expert]
+    if not isinstance(step, int) or step <= 0 or step % ex["checkpoint_interval"] or step > ex["total_env_steps"]:
+        raise ValueError(f"{where}: step {step!r} must be a multiple of experts.{expert}.checkpoint_interval "
+                         f"({ex['checkpoint_interval']}) and <= its total_env_steps ({ex['total_env_steps']})")
+    if style.startswith("indep") and len(ex["seeds"]) < 2:
+        raise ValueError(f"{where}: style {style} needs at least 2 expert teams; experts.{expert}.seeds has one")
+    return arm, demo_id(expert, style, step)
 
 
-check_ablation_config()
+def experiment_runs() -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """experiment -> {task: its runs there as (arm, demo id)}; the ablation's runs are generated from its block."""
+    ab = config["ablation"]
+    g = ab["gail_only"]
+    spec = lambda arm, style, step: {"arm": arm, "expert": ab["expert"], "style": style, "step": step}  # noqa: E731
+    ablation = ([{"arm": "ippo"}] + [spec("dm2", st, step) for step in ab["checkpoint_steps"] for st in ab["styles"]]
+                + [spec("gail_only", g["style"], g["step"])])
+    out = {"ablation": {ab["task"]: [run_of("ablation", r, ab["task"]) for r in ablation]}}
+    for name, exp in config["experiments"].items():
+        out[name] = {task: [run_of(f"experiments.{name}.runs[{i}]", r, task) for i, r in enumerate(exp["runs"])]
+                     for task in exp["tasks"]}
+    return out
+
+
+EXPERIMENTS = experiment_runs()
+
+
+def run_dir(task: str, arm: str, demo: str, seed) -> str:
+    return f"results/arms/{task}/{arm}/{demo}/seed{seed}"
+
+
+def experiment_run_dirs(experiment: str, task: str) -> list[str]:
+    return [run_dir(task, arm, demo, seed) for arm, demo in EXPERIMENTS[experiment][task]
+            for seed in config["arms"]["seeds"]]
+
+
+def aggregate_run_dirs() -> list[str]:
+    """The runs of the cross-task aggregate, each once (experiments share runs)."""
+    agg = config["aggregate"]
+    return list(dict.fromkeys(d for name in agg["experiments"] for task in agg["tasks"]
+                              for d in experiment_run_dirs(name, task)))
+
+
+def check_experiments() -> None:
+    """Resolve every run's config at parse time, so a bad value fails before any job starts."""
+    for expert in config["experts"]:
+        if expert not in BASELINES or expert not in config["demos"]["sampling"]:
+            raise ValueError(f"experts.{expert}: an expert must be one of {', '.join(BASELINES)} and have a "
+                             "demos.sampling block")
+    for expert in config["demos"]["sampling"]:
+        if expert not in config["experts"]:
+            raise ValueError(f"demos.sampling.{expert}: no expert block experts.{expert}")
+    for name, per_task in EXPERIMENTS.items():
+        for task, runs in per_task.items():
+            for arm, demo in runs:
+                arm_hparams(task, arm, demo, config["arms"]["seeds"][0])
+                if demo != "none":
+                    expert = parse_demo(demo)[0]
+                    expert_hparams(expert, task, config["experts"][expert]["seeds"][0])
+    for arm in config["arms"]["hyperparameters"]:
+        if arm not in ARM_NAMES:
+            raise ValueError(f"arms.hyperparameters: unknown arm {arm!r}; allowed: {', '.join(ARM_NAMES)}")
+    agg = config["aggregate"]
+    for name in agg["experiments"]:
+        if name not in EXPERIMENTS:
+            raise ValueError(f"aggregate.experiments: unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
+        missing = [t for t in agg["tasks"] if t not in EXPERIMENTS[name]]
+        if missing:
+            raise ValueError(f"aggregate.tasks: {missing} are not tasks of experiment {name}")
+    if agg["baseline"] not in ARM_NAMES:
+        raise ValueError(f"aggregate.baseline: unknown arm {agg['baseline']!r}; allowed: {', '.join(ARM_NAMES)}")
+
+
+check_experiments()
 
 
 # ---------------------------------------------------------------------------------------------- tables
@@ -164,4 +236,6 @@ def table_hparams() -> dict:
             out.setdefault(algo, {})[task] = baseline_hparams(algo, task, 0)
         dm2 = resolve(DM2Config, merged_blocks(CONFIG_SECTIONS["dm2"]), {"task": task, "demos": "(per arm)"})
         out.setdefault("dm2", {})[task] = asdict(dm2)
+        if "qmix" in config["demos"]["sampling"]:
+            out.setdefault("qmix_demos", {})[task] = demo_sampling("qmix", task)
     return out

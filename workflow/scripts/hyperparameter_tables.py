@@ -35,8 +35,10 @@ ROWS = [
     ("qmix", "buffer_episodes", "replay buffer (episodes)"), ("qmix", "epsilon_anneal_steps", "epsilon anneal steps"),
     ("qmix", "epsilon_finish", "final epsilon"), ("qmix", "target_update_episodes", "target update (episodes)"),
     ("qmix", "updates_per_episode", "gradient steps per episode"), ("qmix", "total_env_steps", "env steps"),
+    ("qmix_demos", "epsilon", "epsilon while sampled (paper Table 1)"),
 ]
-NAMES = {"ippo": "IPPO (and DM²'s PPO)", "dm2": "DM²", "mappo": "MAPPO", "qmix": "QMIX"}
+NAMES = {"ippo": "IPPO (and DM²'s PPO)", "dm2": "DM²", "mappo": "MAPPO", "qmix": "QMIX",
+         "qmix_demos": "QMIX demonstrations"}
 
 
 def cell(value) -> str:

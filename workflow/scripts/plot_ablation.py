@@ -1,44 +1,28 @@
-"""The DM² ablation figures from the aggregated tables (aggregate_ablation.py):
+"""The DM² ablation figures from the aggregated tables (aggregate_runs.py):
 - ablation.pdf: one panel per demonstration quality; IQM test win rate with 95% CI bands for DM² with each of the
   four demonstration styles and for IPPO; dashed lines: the demonstrators' greedy win rates (paper Fig. 3).
 - ablation_summary.pdf: IQM of the final win rate and of the area under the curve with CIs, and the probability of
   improvement over IPPO, for every arm.
 
-    python workflow/scripts/plot_ablation.py --tables results/ablation/smax/3m --out figures/ablation.pdf \
+    python workflow/scripts/plot_ablation.py --tables results/experiments/ablation/smax/3m --out figures/ablation.pdf \
         --summary-out figures/ablation_summary.pdf
 """
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from algorithms.common.runio import atomic_write_bytes  # noqa: E402
 from algorithms.demos import STYLE_NAMES  # noqa: E402
+from plotting import band, save  # noqa: E402
 
 COLORS = {"cotrained_concurrent": "#1b9e77", "cotrained_nonconcurrent": "#7570b3", "indep_concurrent": "#d95f02",
           "indep_nonconcurrent": "#e7298a"}
-
-
-def save(fig, path: Path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="pdf", bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
-    plt.close(fig)
-
-
-def band(ax, c, color, label, **kw):
-    x = c.env_steps / 1e6
-    ax.plot(x, c.iqm_win_rate, color=color, label=label, lw=1.8, **kw)
-    ax.fill_between(x, c.ci_low, c.ci_high, color=color, alpha=0.18, lw=0)
 
 
 def main(argv=None) -> int:
@@ -50,9 +34,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     summary = pd.read_csv(args.tables / "summary.csv")
     curves = pd.read_csv(args.tables / "curves.csv")
-    dm2 = summary[summary.arm == "dm2"].copy()
-    dm2["style"] = dm2.demo.str.rsplit("_step", n=1).str[0]
-    dm2["step"] = dm2.demo.str.rsplit("_step", n=1).str[1].astype(int)
+    dm2 = summary[summary.arm == "dm2"].rename(columns={"demo_style": "style", "demo_step": "step"})
+    dm2["step"] = dm2.step.astype(int)
     steps = sorted(dm2.step.unique())
     runs = int(summary.runs.min())
 

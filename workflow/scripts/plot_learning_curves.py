@@ -6,21 +6,17 @@ every seed as a thin line, their mean in bold. Run folders are read from the met
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import yaml
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from algorithms.common.runio import atomic_write_bytes  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plotting import save  # noqa: E402
 
 
 def read_run(metrics_path: Path) -> tuple[str, str, int, bool, pd.DataFrame]:
@@ -72,9 +68,7 @@ def main(argv=None) -> int:
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="pdf")
-    atomic_write_bytes(args.out, buf.getvalue())
+    save(fig, args.out)
     print(f"wrote {args.out}")
     return 0
 

@@ -1,8 +1,9 @@
-"""Aggregate the ablation's runs with rliable: per arm, IQM of the final test win rate and of the area under the
-win-rate curve with stratified-bootstrap 95% CIs, probability of improvement over IPPO, and sample-efficiency curves
-(IQM with CI at every evaluation). Writes a tidy long table of every evaluation and the tables as CSV and LaTeX.
+"""Aggregate one experiment's runs on one task with rliable: per arm, IQM of the final test win rate and of the
+area under the win-rate curve with stratified-bootstrap 95% CIs, probability of improvement over IPPO, and
+sample-efficiency curves (IQM with CI at every evaluation). Writes a tidy long table of every evaluation and the
+tables as CSV and LaTeX.
 
-    python workflow/scripts/aggregate_ablation.py --out-dir results/ablation/smax/3m --reps 2000 --seed 0 \
+    python workflow/scripts/aggregate_runs.py --out-dir results/experiments/ablation/smax/3m --reps 2000 --seed 0 \
         --final-window 3 results/arms/smax/3m/*/*/seed*
 """
 from __future__ import annotations
@@ -26,16 +27,28 @@ ARM_NAMES = {"ippo": "IPPO", "mappo": "MAPPO", "qmix": "QMIX", "dm2": "DM²", "g
              "dm2_sil": "DM²+SIL", "bc_ippo": "BC+IPPO", "bc_dm2": "BC+DM²", "dm2_state_action": "DM² state-action D"}
 
 
+def parse_demo(demo: str) -> tuple[str, str, int]:
+    """A run folder's demonstrations id, <expert>_<style>_step<N> -> (expert algorithm, style, checkpoint step)."""
+    expert, rest = demo.split("_", 1)
+    style, step = rest.rsplit("_step", 1)
+    return expert, style, int(step)
+
+
+def steps_text(step: int) -> str:
+    return f"{step / 1e6:g}M" if step >= 1e6 else f"{step / 1e3:g}k"
+
+
 def label_of(arm: str, demo: str) -> str:
     name = ARM_NAMES.get(arm, arm)
     if demo == "none":
         return name
-    style, step = demo.rsplit("_step", 1)
-    at = f"{int(step) / 1e6:g}M" if int(step) >= 1e6 else f"{int(step) / 1e3:g}k"
-    return f"{name} ({STYLE_NAMES.get(style, style)}; demos at {at})"
+    expert, style, step = parse_demo(demo)
+    return f"{name} ({ARM_NAMES.get(expert, expert)} demos at {steps_text(step)}; {STYLE_NAMES.get(style, style)})"
 
 
 def read_runs(run_dirs: list[Path]) -> tuple[pd.DataFrame, dict]:
+    """Every evaluation of every run (task, arm, demo, label, seed, env steps, test win rate), and the
+    demonstrations' metadata per demo id."""
     rows, demo_meta = [], {}
     for run in run_dirs:
         meta = yaml.safe_load((run / "config.yaml").read_text())
@@ -45,37 +58,46 @@ def read_runs(run_dirs: list[Path]) -> tuple[pd.DataFrame, dict]:
         if "demonstrations" in meta:
             demo_meta[demo] = meta["demonstrations"]
         for i, r in enumerate(df.itertuples()):
-            rows.append({"arm": arm, "demo": demo, "label": label_of(arm, demo), "seed": meta["config"]["seed"],
-                         "eval_index": i, "env_steps": r.env_steps, "test_win_rate": r.test_win_rate})
+            rows.append({"task": meta["config"]["task"], "arm": arm, "demo": demo, "label": label_of(arm, demo),
+                         "seed": meta["config"]["seed"], "eval_index": i, "env_steps": r.env_steps,
+                         "test_win_rate": r.test_win_rate})
     return pd.DataFrame(rows), demo_meta
 
 
 def score_arrays(table: pd.DataFrame, final_window: int):
-    """label -> (final scores [runs, 1], AUC scores [runs, 1], curves [runs, 1, points]) on a common eval grid."""
-    n_points = table.groupby(["label", "seed"]).eval_index.max().min() + 1
+    """label -> (final scores [runs, 1], AUC scores [runs, 1], curves [runs, 1, points], env steps [points]). Each
+    arm on the evaluation grid its runs share (learners evaluate at slightly different steps: PPO per update, QMIX
+    per collect)."""
     out = {}
-    for label, g in table[table.eval_index < n_points].groupby("label", sort=False):
+    for label, g in table.groupby("label", sort=False):
+        n_points = g.groupby("seed").eval_index.max().min() + 1
+        g = g[g.eval_index < n_points]
         curves = np.stack([s.sort_values("eval_index").test_win_rate.to_numpy() for _, s in g.groupby("seed")])
         final = curves[:, -final_window:].mean(1)
-        auc = curves.mean(1)  # normalised area under the win-rate curve over the common grid
-        out[label] = (final[:, None], auc[:, None], curves[:, None, :])
-    steps = table[table.eval_index < n_points].groupby("eval_index").env_steps.median().to_numpy()
-    return out, steps
+        auc = curves.mean(1)  # normalised area under the win-rate curve
+        steps = g.groupby("eval_index").env_steps.median().to_numpy()
+        out[label] = (final[:, None], auc[:, None], curves[:, None, :], steps)
+    return out
+
+
+def stats_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments every aggregation takes: where to write, bootstrap size and seed, final window, run folders."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out-dir", type=Path, required=True)
+    parser.add_argument("--reps", type=int, required=True, help="bootstrap resamples")
+    parser.add_argument("--seed", type=int, required=True, help="numpy's global seed before every rliable call")
+    parser.add_argument("--final-window", type=int, required=True, help="final score = mean of the last N evals")
+    parser.add_argument("runs", type=Path, nargs="+", help="run folders (config.yaml, metrics.csv)")
+    return parser
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out-dir", type=Path, required=True)
-    parser.add_argument("--reps", type=int, required=True)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--final-window", type=int, required=True)
-    parser.add_argument("runs", type=Path, nargs="+")
-    args = parser.parse_args(argv)
+    args = stats_parser(__doc__).parse_args(argv)
     from rliable import library as rly
     from rliable import metrics
 
     table, demo_meta = read_runs(args.runs)
-    scores, steps = score_arrays(table, args.final_window)
+    scores = score_arrays(table, args.final_window)
     iqm = lambda x: np.array([metrics.aggregate_iqm(x)])  # noqa: E731
 
     def interval(data: dict, func):
@@ -84,10 +106,10 @@ def main(argv=None) -> int:
 
     p_final, ci_final = interval({k: v[0] for k, v in scores.items()}, iqm)
     p_auc, ci_auc = interval({k: v[1] for k, v in scores.items()}, iqm)
-    pairs = {f"{k},IPPO": (v[0], scores["IPPO"][0]) for k, v in scores.items() if k != "IPPO"}
+    pairs = ({f"{k},IPPO": (v[0], scores["IPPO"][0]) for k, v in scores.items() if k != "IPPO"}
+             if "IPPO" in scores else {})  # an experiment without IPPO (the quality sweep) has no PoI column
     p_poi, ci_poi = interval(pairs, metrics.probability_of_improvement) if pairs else ({}, {})
-    n_points = len(steps)
-    curve_fn = lambda x: np.array([metrics.aggregate_iqm(x[..., j]) for j in range(n_points)])  # noqa: E731
+    curve_fn = lambda x: np.array([metrics.aggregate_iqm(x[..., j]) for j in range(x.shape[-1])])  # noqa: E731
     p_curve, ci_curve = interval({k: v[2] for k, v in scores.items()}, curve_fn)
 
     flat = lambda est: {k: np.ravel(v) for k, v in est.items()}  # noqa: E731  scalar or array -> 1-D
@@ -98,8 +120,10 @@ def main(argv=None) -> int:
         first = table[table.label == label].iloc[0]
         meta = demo_meta.get(first.demo, {})
         poi_key = f"{label},IPPO"
+        expert, style, step = parse_demo(first.demo) if first.demo != "none" else ("", "", np.nan)
         summary.append({
-            "label": label, "arm": first.arm, "demo": first.demo, "runs": len(scores[label][0]),
+            "task": first.task, "label": label, "arm": first.arm, "demo": first.demo, "demo_expert": expert,
+            "demo_style": style, "demo_step": step, "runs": len(scores[label][0]),
             "iqm_final_win_rate": p_final[label][0], "final_ci_low": ci_final[label][0, 0],
             "final_ci_high": ci_final[label][1, 0],
             "iqm_auc": p_auc[label][0], "auc_ci_low": ci_auc[label][0, 0], "auc_ci_high": ci_auc[label][1, 0],
@@ -109,8 +133,8 @@ def main(argv=None) -> int:
             "demo_expert_greedy_win_rate": meta.get("expert_greedy_win_rate", np.nan),
             "demo_sampled_win_rate": meta.get("sampled_win_rate", np.nan),
         })
-        for j in range(n_points):
-            curves.append({"label": label, "eval_index": j, "env_steps": steps[j], "iqm_win_rate": p_curve[label][j],
+        for j, step in enumerate(scores[label][3]):
+            curves.append({"label": label, "eval_index": j, "env_steps": step, "iqm_win_rate": p_curve[label][j],
                            "ci_low": ci_curve[label][0, j], "ci_high": ci_curve[label][1, j]})
     summary, curves = pd.DataFrame(summary), pd.DataFrame(curves)
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +147,7 @@ def main(argv=None) -> int:
     summary[cols].to_latex(buf, index=False, float_format="%.3f",
                            caption=f"IQM and 95% stratified-bootstrap CIs ({args.reps} resamples); final score = mean "
                                    f"test win rate over the last {args.final_window} evaluations; PoI = probability "
-                                   "of improvement over IPPO.", label="tab:ablation")
+                                   "of improvement over IPPO.", label="tab:" + str(table.task.iloc[0]).replace("/", "-"))
     atomic_write_text(args.out_dir / "summary.tex", buf.getvalue())
     print(json.dumps(summary[["label", "iqm_final_win_rate", "final_ci_low", "final_ci_high", "poi_vs_ippo"]]
                      .to_dict("records"), indent=1))

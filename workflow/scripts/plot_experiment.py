@@ -1,0 +1,65 @@
+"""One experiment's figure (paper Figs. 2/4, 5, 6, 7, the state-action ablation): one panel per task, the IQM test
+win rate of every arm with its 95% CI band, and dashed lines at the win rate of the demonstrations the arms learn
+from (the sampled episodes' win rate), each in the colour of the first arm that uses them.
+
+    python workflow/scripts/plot_experiment.py --title "DM² against the baselines" --out figures/main_results.pdf \\
+        results/experiments/main_results/smax/*/summary.csv
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plotting import band, colors_for, save  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--title", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("summaries", type=Path, nargs="+", help="summary.csv per task (curves.csv next to it)")
+    args = parser.parse_args(argv)
+    tables = [(pd.read_csv(p), pd.read_csv(p.parent / "curves.csv")) for p in args.summaries]
+    colors = colors_for(label for summary, _ in tables for label in summary.label)
+    n = len(tables)
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False, sharey=True)
+    for ax, (summary, curves) in zip(axes.flat, tables):
+        drawn = set()
+        for row in summary.itertuples():
+            band(ax, curves[curves.label == row.label], colors[row.label], row.label)
+            if row.demo != "none" and row.demo not in drawn and np.isfinite(row.demo_sampled_win_rate):
+                drawn.add(row.demo)
+                ax.axhline(row.demo_sampled_win_rate, color=colors[row.label], ls="--", lw=1, alpha=0.8)
+        ax.set_title(f"{summary.task.iloc[0]} ({int(summary.runs.min())} runs per arm)", fontsize=10)
+        ax.set_xlabel("environment steps (millions)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test win rate (IQM, 95% CI)")
+    handles, labels = {}, []
+    for ax in axes.flat[:n]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    labels = list(handles)
+    handles = list(handles.values()) + [plt.Line2D([], [], color="grey", ls="--")]
+    labels.append("win rate of the demonstrations (colour of the arm using them)")
+    fig.suptitle(args.title, fontsize=11)
+    fig.legend(handles, labels, loc="upper center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout()
+    save(fig, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""What the figure scripts share: PDF output written atomically, CI bands, one colour per arm."""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from algorithms.common.runio import atomic_write_bytes  # noqa: E402
+
+# one colour per label, in order of first appearance (Okabe-Ito, then Dark2), so arms keep their colour across panels
+PALETTE = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#F0E442", "#1b9e77",
+           "#7570b3", "#e7298a", "#66a61e"]
+
+
+def colors_for(labels) -> dict[str, str]:
+    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(dict.fromkeys(labels))}
+
+
+def save(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="pdf", bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+    plt.close(fig)
+
+
+def band(ax, curve, color, label, **kw) -> None:
+    """An IQM curve with its CI band (curves.csv rows of one label)."""
+    x = curve.env_steps / 1e6
+    ax.plot(x, curve.iqm_win_rate, color=color, label=label, lw=1.8, **kw)
+    ax.fill_between(x, curve.ci_low, curve.ci_high, color=color, alpha=0.18, lw=0)

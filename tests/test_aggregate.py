@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
@@ -54,12 +55,16 @@ def test_across_tasks_stratified_and_complete(tmp_path):
         runs += [fake_run(tmp_path, "ippo", "none", s, 0.4 + shift, task) for s in range(4)]
         runs += [fake_run(tmp_path, "dm2", "ippo_cotrained_concurrent_step100000", s, 0.95 + shift, task)
                  for s in range(4)]
+        # demonstrations from a different expert checkpoint per map (step_overrides): one arm across maps
+        step = 100000 if task == "smax/3m" else 300000
+        runs += [fake_run(tmp_path, "bc_dm2", f"ippo_cotrained_concurrent_step{step}", s, 0.6, task) for s in range(4)]
     runs += [fake_run(tmp_path, "mappo", "none", s, 0.9, "smax/3m") for s in range(4)]  # one task only
     out = tmp_path / "agg"
     aggregate_across_tasks.main(["--out-dir", str(out), "--reps", "300", "--seed", "0", "--final-window", "2",
                                  "--baseline", "ippo", *map(str, runs)])
     summary = pd.read_csv(out / "summary.csv").set_index("arm")
-    assert list(summary.index) == ["ippo", "dm2"] and (summary.tasks == 2).all()
+    assert list(summary.index) == ["ippo", "dm2", "bc_dm2"] and (summary.tasks == 2).all()
+    assert summary.loc["bc_dm2", "label"] == "BC+DM² (IPPO demos at per-map checkpoints; co-trained + concurrent)"
     assert summary.loc["dm2", "iqm"] > summary.loc["ippo", "iqm"]
     assert summary.loc["dm2", "optimality_gap"] < summary.loc["ippo", "optimality_gap"]
     assert summary.loc["dm2", "poi_vs_baseline"] > 0.95 and np.isnan(summary.loc["ippo", "poi_vs_baseline"])
@@ -68,3 +73,9 @@ def test_across_tasks_stratified_and_complete(tmp_path):
     prof = pd.read_csv(out / "profiles.csv")
     for _, g in prof.groupby("label"):
         assert g.fraction.iloc[0] == 1.0 and g.fraction.is_monotonic_decreasing and g.fraction.iloc[-1] == 0.0
+
+
+def test_a_run_given_twice_is_refused(tmp_path):
+    run = fake_run(tmp_path, "ippo", "none", 0, 0.5)
+    with pytest.raises(ValueError, match="IPPO seed 0 on smax/3m is given more than once"):
+        aggregate_runs.read_runs([run, run])

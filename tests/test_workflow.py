@@ -80,9 +80,10 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert len(agg) == 6 and (agg.tasks == 2).all() and agg.poi_vs_baseline.isna().sum() == 1
     assert ((agg.iqm_ci_low <= agg.iqm) & (agg.iqm <= agg.iqm_ci_high)).all()
     results = pd.read_csv(workdir / "results" / "tables" / "results_quick.csv")
-    # every arm of every experiment on every one of its tasks, each once: 3m has 12 + the ablation's 7 other DM²
-    # runs, 3s_vs_4z the 6 main arms
-    assert len(results[results.task == "smax/3m"]) == 19 and len(results[results.task == "smax/3s_vs_4z"]) == 6
+    # every arm of every experiment on every one of its tasks, each once: on 3m the ablation's 10, then MAPPO, QMIX,
+    # DM² with QMIX demonstrations, DM²+SIL, BC+IPPO, BC+DM², the state-action discriminator (the quality sweep's
+    # runs are the ablation's); on 3s_vs_4z the 6 main arms
+    assert len(results[results.task == "smax/3m"]) == 17 and len(results[results.task == "smax/3s_vs_4z"]) == 6
     assert "Nothing to be done" in snakemake(workdir, "-n")
     # the baselines' learning curves: IPPO, MAPPO, QMIX x 2 seeds
     curve = "figures/learning_curves_quick.pdf"

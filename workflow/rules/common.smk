@@ -110,10 +110,34 @@ def expert_hparams(expert: str, task: str, seed: int) -> dict:
 
 
 def demo_sampling(expert: str, task: str) -> dict:
-    """How ``expert`` acts while sampled on ``task``: its sampling block with that task's override."""
+    """How ``expert`` acts while sampled on ``task``: its sampling block with that task's override (epsilon only
+    where it is used, so it triggers no reruns of stochastic sampling)."""
     block = dict(config["demos"]["sampling"][expert])
-    return {**{k: v for k, v in block.items() if k != "task_overrides"},
-            **(block.get("task_overrides") or {}).get(task, {})}
+    out = {**{k: v for k, v in block.items() if k != "task_overrides"},
+           **(block.get("task_overrides") or {}).get(task, {})}
+    if out["mode"] == "stochastic":
+        out["epsilon"] = 0.0
+    return out
+
+
+DM2_DEFAULTS = {name: f.default for name, f in DM2Config.__dataclass_fields__.items()}
+
+
+def unused_dm2_keys(cfg: DM2Config) -> list[str]:
+    """The DM² settings a run of this arm never reads: they are sent at their defaults, so changing them in the
+    config reruns only the arms that use them."""
+    keys = []
+    if not cfg.uses_discriminator:  # BC + IPPO: no discriminator
+        keys += [k for k in DM2_DEFAULTS if k.startswith("gail_") and k not in ("gail_expert", "gail_input")]
+    elif cfg.reward == "gail":  # GAIL-only: r_D alone, the mixing coefficient plays no part
+        keys.append("gail_coef")
+    if cfg.gail_expert != "self":
+        keys += ["sil_capacity", "sil_gamma"]
+    if not cfg.bc_pretrain:
+        keys += ["bc_epochs", "bc_lr", "bc_batch_episodes", "bc_holdout"]
+    if not cfg.needs_demos:
+        keys.append("demo_episodes")
+    return keys
 
 
 def arm_hparams(task: str, arm: str, demo: str, seed: int) -> dict:
@@ -123,14 +147,15 @@ def arm_hparams(task: str, arm: str, demo: str, seed: int) -> dict:
     extra = {**(arms["hyperparameters"].get(arm) or {}), "total_env_steps": arms["total_env_steps"]}
     if arm in BASELINES:
         return hparams_with(arm, task, seed, extra)
-    if DM2_ARMS[arm].get("reward") in ("gail", "env"):
-        extra["gail_coef"] = 1.0  # the mixing coefficient plays no part (and so triggers no reruns)
     try:
         cfg = resolve(DM2Config, merged_blocks(CONFIG_SECTIONS["dm2"]), {"task": task, "seed": int(seed), **DM2_ARMS[arm],
                                           "demos": "" if demo == "none" else demo_path(task, demo), **extra})
     except ConfigError as exc:
         raise ValueError(f"config dm2 for {task} {arm} {demo} seed {seed}: {exc}") from None
-    return asdict(cfg)
+    out = asdict(cfg)
+    for key in unused_dm2_keys(cfg):
+        out[key] = DM2_DEFAULTS[key]
+    return out
 
 
 def run_of(where: str, spec: dict, task: str) -> tuple[str, str]:
@@ -158,6 +183,9 @@ def run_of(where: str, spec: dict, task: str) -> tuple[str, str]:
                          f"({ex['checkpoint_interval']}) and <= its total_env_steps ({ex['total_env_steps']})")
     if style.startswith("indep") and len(ex["seeds"]) < 2:
         raise ValueError(f"{where}: style {style} needs at least 2 expert teams; experts.{expert}.seeds has one")
+    if style == "indep_concurrent" and expert != "ippo":
+        raise ValueError(f"{where}: style indep_concurrent mixes agents of different teams, which needs per-agent "
+                         f"networks (IPPO experts); {expert} shares one network across agents")
     return arm, demo_id(expert, style, step)
 
 
@@ -170,8 +198,19 @@ def experiment_runs() -> dict[str, dict[str, list[tuple[str, str]]]]:
                 + [spec("gail_only", g["style"], g["step"])])
     out = {"ablation": {ab["task"]: [run_of("ablation", r, ab["task"]) for r in ablation]}}
     for name, exp in config["experiments"].items():
+        for i, r in enumerate(exp["runs"]):
+            unknown = sorted(set(r.get("step_overrides") or {}) - set(exp["tasks"]))
+            if unknown:
+                raise ValueError(f"experiments.{name}.runs[{i}]: step_overrides names {unknown}, which are not tasks "
+                                 f"of this experiment ({', '.join(exp['tasks'])})")
         out[name] = {task: [run_of(f"experiments.{name}.runs[{i}]", r, task) for i, r in enumerate(exp["runs"])]
                      for task in exp["tasks"]}
+    for name, per_task in out.items():
+        for task, runs in per_task.items():
+            twice = sorted({f"{arm}/{demo}" for arm, demo in runs if runs.count((arm, demo)) > 1})
+            if twice:
+                raise ValueError(f"{'ablation' if name == 'ablation' else 'experiments.' + name}: on {task} these runs "
+                                 f"are listed more than once: {twice}")
     return out
 
 
@@ -220,8 +259,14 @@ def check_experiments() -> None:
         missing = [t for t in agg["tasks"] if t not in EXPERIMENTS[name]]
         if missing:
             raise ValueError(f"aggregate.tasks: {missing} are not tasks of experiment {name}")
-    if agg["baseline"] not in ARM_NAMES:
-        raise ValueError(f"aggregate.baseline: unknown arm {agg['baseline']!r}; allowed: {', '.join(ARM_NAMES)}")
+    for task in agg["tasks"]:
+        if not any((agg["baseline"], "none") in EXPERIMENTS[name][task] for name in agg["experiments"]):
+            raise ValueError(f"aggregate.baseline: {agg['baseline']!r} must be an arm without demonstrations that "
+                             f"runs on every aggregate task in aggregate.experiments; it does not run on {task}")
+    for expert, block in config["demos"]["sampling"].items():
+        modes = [block["mode"]] + [o.get("mode", block["mode"]) for o in (block.get("task_overrides") or {}).values()]
+        if expert == "qmix" and "stochastic" in modes:
+            raise ValueError(f"demos.sampling.{expert}: {expert} has no stochastic policy; use mode epsilon_greedy")
 
 
 check_experiments()

@@ -61,8 +61,9 @@ rule plot_aggregate:
         config["figures"]["aggregate"],
     params:
         tasks=" ".join(config["aggregate"]["tasks"]),
+        baseline=config["aggregate"]["baseline"],
     log:
         "logs/figures/aggregate.log",
     shell:
         "{PYTHON} workflow/scripts/plot_aggregate.py --summary {input.summary} --profiles {input.profiles} "
-        "--tasks {params.tasks} --out {output} > {log} 2>&1"
+        "--tasks {params.tasks} --baseline {params.baseline} --out {output} > {log} 2>&1"

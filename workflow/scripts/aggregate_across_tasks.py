@@ -3,7 +3,9 @@ the IQM, mean, median and optimality gap (distance below a win rate of 1) of the
 stratified-bootstrap CIs (runs resampled within each task), the probability of improvement over a baseline arm,
 and score distributions (performance profiles: the fraction of runs whose final win rate exceeds tau).
 
-An arm enters only if it ran on every task given, with the same number of runs on each.
+An arm enters only if it ran on every task given, with the same number of runs on each. An arm whose
+demonstrations come from a different expert checkpoint on each task (``step_overrides``) is one arm here, labelled
+"demos at per-map checkpoints".
 
     python workflow/scripts/aggregate_across_tasks.py --out-dir results/experiments/aggregate --reps 2000 --seed 0 \\
         --final-window 3 --baseline ippo results/arms/smax/*/*/*/seed*
@@ -19,11 +21,28 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from aggregate_runs import ARM_NAMES, read_runs, score_arrays, stats_parser  # noqa: E402
+from aggregate_runs import (ARM_NAMES, label_of, parse_demo, read_runs, score_arrays, seeded_intervals,  # noqa: E402
+                            stats_parser)
 from algorithms.common.runio import atomic_write_text  # noqa: E402
 
 TAUS = np.linspace(0.0, 1.0, 51)
 METRICS = ("iqm", "mean", "median", "optimality_gap")
+
+
+def merge_per_map_steps(table: pd.DataFrame) -> pd.DataFrame:
+    """Relabel an arm (arm, expert, style) that has exactly one demonstration checkpoint per task, differing across
+    tasks, as one arm with per-map checkpoints."""
+    table = table.copy()
+    demo_rows = table[table.demo != "none"]
+    if demo_rows.empty:
+        return table
+    parts = demo_rows.demo.map(parse_demo)
+    key = demo_rows.arm + "|" + parts.map(lambda p: f"{p[0]}|{p[1]}")
+    for _, g in demo_rows.groupby(key):
+        steps_per_task = g.groupby("task").demo.nunique()
+        if (steps_per_task == 1).all() and g.demo.nunique() > 1 and len(steps_per_task) == table.task.nunique():
+            table.loc[g.index, "label"] = [label_of(a, d, at="per-map checkpoints") for a, d in zip(g.arm, g.demo)]
+    return table
 
 
 def task_matrices(table: pd.DataFrame, final_window: int) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
@@ -50,6 +69,7 @@ def main(argv=None) -> int:
     from rliable import metrics
 
     table, _ = read_runs(args.runs)
+    table = merge_per_map_steps(table)
     scores, tasks, left_out = task_matrices(table, args.final_window)
     base = ARM_NAMES.get(args.baseline, args.baseline)
     if base not in scores:
@@ -57,17 +77,16 @@ def main(argv=None) -> int:
     if left_out:
         print(f"left out (not on every task {tasks} with equal runs): {left_out}")
 
-    def seeded(fn, *a, **kw):
-        np.random.seed(args.seed)  # rliable's random_state is ignored: its bootstrap draws from numpy's global RNG
-        return fn(*a, **kw)
-
     agg = lambda x: np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x), metrics.aggregate_median(x),  # noqa: E731
                               metrics.aggregate_optimality_gap(x, 1.0)])
-    point, ci = seeded(rly.get_interval_estimates, scores, agg, reps=args.reps)
+    point, ci = seeded_intervals(scores, agg, args.reps, args.seed)
     pairs = {f"{k},{base}": (v, scores[base]) for k, v in scores.items() if k != base}
-    p_poi, ci_poi = (seeded(rly.get_interval_estimates, pairs, metrics.probability_of_improvement, reps=args.reps)
-                     if pairs else ({}, {}))
-    profiles, profile_cis = seeded(rly.create_performance_profile, scores, TAUS, reps=args.reps)
+    p_poi, ci_poi = seeded_intervals(pairs, metrics.probability_of_improvement, args.reps, args.seed)
+    profiles, profile_cis = {}, {}
+    for label, value in scores.items():
+        np.random.seed(args.seed)  # rliable ignores random_state: seed numpy's global RNG, per label
+        p, c = rly.create_performance_profile({label: value}, TAUS, reps=args.reps)
+        profiles[label], profile_cis[label] = p[label], c[label]
 
     arms = table.drop_duplicates("label").set_index("label")
     rows = []

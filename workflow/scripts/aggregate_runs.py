@@ -38,12 +38,14 @@ def steps_text(step: int) -> str:
     return f"{step / 1e6:g}M" if step >= 1e6 else f"{step / 1e3:g}k"
 
 
-def label_of(arm: str, demo: str) -> str:
+def label_of(arm: str, demo: str, at: str | None = None) -> str:
+    """An arm's name in tables and figures; ``at`` replaces the demonstrations' checkpoint step."""
     name = ARM_NAMES.get(arm, arm)
     if demo == "none":
         return name
     expert, style, step = parse_demo(demo)
-    return f"{name} ({ARM_NAMES.get(expert, expert)} demos at {steps_text(step)}; {STYLE_NAMES.get(style, style)})"
+    at = at or steps_text(step)
+    return f"{name} ({ARM_NAMES.get(expert, expert)} demos at {at}; {STYLE_NAMES.get(style, style)})"
 
 
 def read_runs(run_dirs: list[Path]) -> tuple[pd.DataFrame, dict]:
@@ -61,7 +63,25 @@ def read_runs(run_dirs: list[Path]) -> tuple[pd.DataFrame, dict]:
             rows.append({"task": meta["config"]["task"], "arm": arm, "demo": demo, "label": label_of(arm, demo),
                          "seed": meta["config"]["seed"], "eval_index": i, "env_steps": r.env_steps,
                          "test_win_rate": r.test_win_rate})
-    return pd.DataFrame(rows), demo_meta
+    table = pd.DataFrame(rows)
+    twice = table[table.eval_index == 0].duplicated(["task", "label", "seed"])
+    if twice.any():
+        dup = table[table.eval_index == 0][twice].iloc[0]
+        raise ValueError(f"run {dup.label} seed {dup.seed} on {dup.task} is given more than once")
+    return table, demo_meta
+
+
+def seeded_intervals(data: dict, func, reps: int, seed: int) -> tuple[dict, dict]:
+    """rliable's point estimates and stratified-bootstrap CIs, one label at a time with numpy's global RNG seeded
+    before each (rliable ignores random_state), so a label's interval does not depend on the other labels."""
+    from rliable import library as rly
+
+    points, cis = {}, {}
+    for key, value in data.items():
+        np.random.seed(seed)
+        p, c = rly.get_interval_estimates({key: value}, func, reps=reps)
+        points[key], cis[key] = p[key], c[key]
+    return points, cis
 
 
 def score_arrays(table: pd.DataFrame, final_window: int):
@@ -93,7 +113,6 @@ def stats_parser(doc: str) -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = stats_parser(__doc__).parse_args(argv)
-    from rliable import library as rly
     from rliable import metrics
 
     table, demo_meta = read_runs(args.runs)
@@ -101,8 +120,7 @@ def main(argv=None) -> int:
     iqm = lambda x: np.array([metrics.aggregate_iqm(x)])  # noqa: E731
 
     def interval(data: dict, func):
-        np.random.seed(args.seed)  # rliable's random_state is ignored: its bootstrap draws from numpy's global RNG
-        return rly.get_interval_estimates(data, func, reps=args.reps)
+        return seeded_intervals(data, func, args.reps, args.seed)
 
     p_final, ci_final = interval({k: v[0] for k, v in scores.items()}, iqm)
     p_auc, ci_auc = interval({k: v[1] for k, v in scores.items()}, iqm)

@@ -3,7 +3,7 @@ stratified-bootstrap CIs, the probability of improvement over the baseline arm, 
 fraction of runs whose final win rate exceeds tau, with CI bands).
 
     python workflow/scripts/plot_aggregate.py --summary results/experiments/aggregate/summary.csv \\
-        --profiles results/experiments/aggregate/profiles.csv --tasks smax/3m smax/3s_vs_4z --out figures/aggregate.pdf
+        --profiles results/experiments/aggregate/profiles.csv --tasks smax/3m smax/3s_vs_4z --baseline ippo --out figures/aggregate.pdf
 """
 from __future__ import annotations
 
@@ -23,12 +23,13 @@ def main(argv=None) -> int:
     parser.add_argument("--summary", type=Path, required=True)
     parser.add_argument("--profiles", type=Path, required=True)
     parser.add_argument("--tasks", nargs="+", required=True)
+    parser.add_argument("--baseline", required=True, help="the arm of the probability of improvement, e.g. ippo")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     summary = pd.read_csv(args.summary)
     profiles = pd.read_csv(args.profiles)
     colors = colors_for(summary.label)
-    baseline = summary[summary.poi_vs_baseline.isna()].label.iloc[0]
+    baseline = summary[summary.arm == args.baseline].label.iloc[0]
     order = summary.iloc[::-1]
     height = 0.32 * len(summary) + 1.2
     fig = plt.figure(figsize=(15, height + 3.6))

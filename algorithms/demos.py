@@ -28,7 +28,8 @@ import torch
 
 import envs
 from algorithms.common.evaluation import Episodes, play_episodes
-from algorithms.common.networks import IndependentActorCritic, SharedActorCentralCritic
+from algorithms import registry
+from algorithms.common.networks import IndependentActorCritic
 from algorithms.common.runio import atomic_write_bytes, load_checkpoint
 
 STYLES = ("cotrained_concurrent", "cotrained_nonconcurrent", "indep_concurrent", "indep_nonconcurrent")
@@ -119,22 +120,17 @@ def checkpoint_path(run_dir: str | Path, step: int | Literal["final"]) -> Path:
 
 
 def load_expert(path: Path):
-    """The acting network of an expert checkpoint: IPPO-family (independent actors), MAPPO (the shared actor) or
-    QMIX (the agent network's Q-values over available actions, as scores: sample it epsilon-greedy)."""
+    """The acting network of an expert checkpoint, as its learner (registry) reads it: per-agent actors, a shared
+    actor, or Q-values as scores (QMIX: sample it epsilon-greedy)."""
     ckpt = load_checkpoint(path)
-    spec, cfg, algo = ckpt["spec"], ckpt["config"], ckpt["algorithm"]
-    if algo == "qmix":
-        from algorithms.qmix import QAgent, QMIXPolicy
-        model = QAgent(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"])
-    elif algo == "mappo":
-        model = SharedActorCentralCritic(spec["n_agents"], spec["obs_dim"], spec["state_dim"], spec["n_actions"],
-                                         cfg["hidden_size"], cfg["actor_gain"])
-    else:
-        model = IndependentActorCritic(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"],
-                                       cfg["actor_gain"])
-    model.load_state_dict(ckpt["model"])
-    net = QMIXPolicy(model) if algo == "qmix" else model
-    return net.eval(), ckpt
+    try:
+        entry = registry.learner(ckpt["algorithm"])
+    except ValueError as exc:
+        raise DemoError(f"{path}: {exc}") from None
+    if not entry.expert:
+        raise DemoError(f"{path}: learner {entry.name} cannot act as an expert; experts: "
+                        f"{', '.join(registry.expert_learners())}")
+    return entry.load().acting_policy(ckpt).eval(), ckpt
 
 
 def compose_team(nets: list[IndependentActorCritic]) -> IndependentActorCritic:
@@ -194,9 +190,10 @@ def sample_demonstrations(expert_runs: list[str | Path], step: int | Literal["fi
         raise DemoError(f"expert runs are of different tasks: {[c['task'] for c in ckpts]}")
     if any(c["algorithm"] != algorithm for c in ckpts):
         raise DemoError(f"expert runs are of different algorithms: {[c['algorithm'] for c in ckpts]}")
-    if algorithm == "qmix" and mode == "stochastic":
-        raise DemoError("QMIX experts have no stochastic policy: sample them with mode epsilon_greedy (the paper used "
-                        "epsilon 0 on 5m_vs_6m and 3s_vs_4z, 0.1 on the other maps)")
+    if not registry.learner(algorithm).stochastic_policy and mode == "stochastic":
+        raise DemoError(f"{registry.display(algorithm)} experts have no stochastic policy: sample them with mode "
+                        "epsilon_greedy (DM²'s "
+                        "paper sampled QMIX with epsilon 0 on 5m_vs_6m and 3s_vs_4z, 0.1 on the other maps)")
     if style == "indep_concurrent" and not all(isinstance(n, IndependentActorCritic) for n in nets):
         raise DemoError(f"style indep_concurrent mixes agents of different teams, which needs per-agent networks "
                         f"(IPPO-family experts); {algorithm} shares one network across agents")

@@ -28,12 +28,15 @@ import torch.nn.functional as F
 from torch import nn
 
 import envs
+from algorithms import registry
 from algorithms.common import trainer
 from algorithms.common.config import ConfigError, _f, check
 from algorithms.common.evaluation import evaluate_greedy
 from algorithms.common.runio import env_state_tensors, restore_env_state
 
 QMIX_STATS = ["td_loss", "q_taken_mean", "target_mean", "grad_norm", "epsilon", "buffer_episodes"]
+
+LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ class EpisodeBuffer:
 class QMIX:
     """State of one QMIX run: agent network and mixer (+ targets), optimiser, replay buffer, envs."""
 
-    name = "qmix"
+    name = LEARNER.name
     update_stats = QMIX_STATS
     run_metadata: dict = {}
 
@@ -402,12 +405,30 @@ class QMIX:
         self.last_train_stats = state["last_train_stats"]
 
 
-def train(cfg: QMIXConfig, run_dir, progress: bool = True, restart_if_changed: bool = False) -> list[dict]:
-    return trainer.train(cfg, run_dir, progress, restart_if_changed, QMIX)
+def acting_policy(ckpt: dict) -> QMIXPolicy:
+    """The acting network of a checkpoint of this learner: the agent network's Q-values over available actions, as
+    scores (sample it epsilon-greedy; it has no stochastic policy)."""
+    spec, cfg = ckpt["spec"], ckpt["config"]
+    agent = QAgent(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"])
+    agent.load_state_dict(ckpt["model"])
+    return QMIXPolicy(agent)
+
+
+def resources(hp: dict, spec) -> tuple[int, int]:
+    """(memory MB, runtime minutes) to request for one run: ~1.5 GB of process plus the replay buffer; wall time at
+    a conservative 300 env steps/s."""
+    size = EpisodeBuffer.nbytes(hp["buffer_episodes"], spec.episode_limit, spec.n_agents, spec.obs_dim,
+                                spec.state_dim, spec.n_actions)
+    return int(1500 + 1.3 * size / 2**20), max(30, int(hp["total_env_steps"] / 300 / 60 * 1.5))
+
+
+def train(cfg: QMIXConfig, run_dir, progress: bool = True, restart_if_changed: bool = False,
+          arm: str | None = None) -> list[dict]:
+    return trainer.train(cfg, run_dir, progress, restart_if_changed, QMIX, arm=arm)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return trainer.main(argv, QMIXConfig, QMIX, __doc__)
+    return trainer.main(argv, LEARNER.name, __doc__)
 
 
 if __name__ == "__main__":

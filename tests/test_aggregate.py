@@ -20,7 +20,8 @@ def fake_run(root: Path, arm: str, demo: str, seed: int, level: float, task: str
     steps = np.arange(0, 60_000, 10_000)
     win = np.clip(level * steps / steps[-1] + rng.normal(0, 0.05, len(steps)), 0, 1)
     pd.DataFrame({"env_steps": steps, "test_win_rate": win}).to_csv(run / "metrics.csv", index=False)
-    meta = {"algorithm": arm, "config": {"seed": seed, "task": task}}
+    meta = {"algorithm": "imitation" if arm.startswith(("dm2", "bc_")) else arm, "arm": arm,
+            "config": {"seed": seed, "task": task}}
     if arm != "ippo":
         meta["demonstrations"] = {"expert_greedy_win_rate": 0.5, "sampled_win_rate": 0.4}
     (run / "config.yaml").write_text(yaml.safe_dump(meta))
@@ -29,21 +30,23 @@ def fake_run(root: Path, arm: str, demo: str, seed: int, level: float, task: str
 
 def test_aggregate_properties(tmp_path):
     runs = [fake_run(tmp_path, "ippo", "none", s, 0.3) for s in range(5)]
-    runs += [fake_run(tmp_path, "dm2", "ippo_cotrained_concurrent_step100000", s, 0.9) for s in range(5)]
-    args = ["--reps", "300", "--seed", "0", "--final-window", "2", *map(str, runs)]
+    runs += [fake_run(tmp_path, "dm2", "demos-ippo-cotrained_concurrent-100000", s, 0.9) for s in range(5)]
+    args = ["--reps", "300", "--seed", "0", "--final-window", "2", "--baseline", "ippo",
+            "--score", "smax/3m=test_win_rate:0:1", *map(str, runs)]
     aggregate_runs.main(["--out-dir", str(tmp_path / "a"), *args])
     aggregate_runs.main(["--out-dir", str(tmp_path / "b"), *args])
     a = pd.read_csv(tmp_path / "a" / "summary.csv")
     pd.testing.assert_frame_equal(a, pd.read_csv(tmp_path / "b" / "summary.csv"))  # seeded bootstrap
-    for point, lo, hi in [("iqm_final_win_rate", "final_ci_low", "final_ci_high"), ("iqm_auc", "auc_ci_low", "auc_ci_high")]:
+    for point, lo, hi in [("iqm_final_score", "final_ci_low", "final_ci_high"), ("iqm_auc", "auc_ci_low", "auc_ci_high")]:
         assert (a[lo] <= a[point]).all() and (a[point] <= a[hi]).all()
     dm2 = a[a.arm == "dm2"].iloc[0]
     assert dm2.label == "DM² (IPPO demos at 100k; co-trained + concurrent)" and "," not in dm2.label
     assert (dm2.demo_expert, dm2.demo_style, dm2.demo_step) == ("ippo", "cotrained_concurrent", 100000)
-    assert dm2.poi_vs_ippo > 0.95 and dm2.poi_ci_low <= dm2.poi_vs_ippo <= dm2.poi_ci_high
-    assert np.isnan(a[a.arm == "ippo"].iloc[0].poi_vs_ippo)
+    assert dm2.poi_vs_baseline > 0.95 and dm2.poi_ci_low <= dm2.poi_vs_baseline <= dm2.poi_ci_high
+    assert np.isnan(a[a.arm == "ippo"].iloc[0].poi_vs_baseline) and dm2.baseline == "IPPO"
+    assert dm2.execution == "decentralized" and a[a.arm == "ippo"].iloc[0].metric == "test_win_rate"
     curves = pd.read_csv(tmp_path / "a" / "curves.csv")
-    assert (curves.ci_low <= curves.iqm_win_rate + 1e-12).all() and (curves.iqm_win_rate <= curves.ci_high + 1e-12).all()
+    assert (curves.ci_low <= curves.iqm_score + 1e-12).all() and (curves.iqm_score <= curves.ci_high + 1e-12).all()
     assert (tmp_path / "a" / "summary.tex").read_text().startswith("\\begin{table}")
 
 
@@ -53,15 +56,16 @@ def test_across_tasks_stratified_and_complete(tmp_path):
     runs = []
     for task, shift in [("smax/3m", 0.0), ("smax/3s_vs_4z", -0.2)]:
         runs += [fake_run(tmp_path, "ippo", "none", s, 0.4 + shift, task) for s in range(4)]
-        runs += [fake_run(tmp_path, "dm2", "ippo_cotrained_concurrent_step100000", s, 0.95 + shift, task)
+        runs += [fake_run(tmp_path, "dm2", "demos-ippo-cotrained_concurrent-100000", s, 0.95 + shift, task)
                  for s in range(4)]
         # demonstrations from a different expert checkpoint per map (step_overrides): one arm across maps
         step = 100000 if task == "smax/3m" else 300000
-        runs += [fake_run(tmp_path, "bc_dm2", f"ippo_cotrained_concurrent_step{step}", s, 0.6, task) for s in range(4)]
+        runs += [fake_run(tmp_path, "bc_dm2", f"demos-ippo-cotrained_concurrent-{step}", s, 0.6, task) for s in range(4)]
     runs += [fake_run(tmp_path, "mappo", "none", s, 0.9, "smax/3m") for s in range(4)]  # one task only
     out = tmp_path / "agg"
     aggregate_across_tasks.main(["--out-dir", str(out), "--reps", "300", "--seed", "0", "--final-window", "2",
-                                 "--baseline", "ippo", *map(str, runs)])
+                                 "--baseline", "ippo", "--score", "smax/3m=test_win_rate:0:1",
+                                 "--score", "smax/3s_vs_4z=test_win_rate:0:1", *map(str, runs)])
     summary = pd.read_csv(out / "summary.csv").set_index("arm")
     assert list(summary.index) == ["ippo", "dm2", "bc_dm2"] and (summary.tasks == 2).all()
     assert summary.loc["bc_dm2", "label"] == "BC+DM² (IPPO demos at per-map checkpoints; co-trained + concurrent)"
@@ -78,4 +82,28 @@ def test_across_tasks_stratified_and_complete(tmp_path):
 def test_a_run_given_twice_is_refused(tmp_path):
     run = fake_run(tmp_path, "ippo", "none", 0, 0.5)
     with pytest.raises(ValueError, match="IPPO seed 0 on smax/3m is given more than once"):
-        aggregate_runs.read_runs([run, run])
+        aggregate_runs.read_runs([run, run], {"smax/3m": ("test_win_rate", 0.0, 1.0)})
+
+
+def test_scores_are_normalised_by_fixed_bounds_not_by_the_arms(tmp_path):
+    """A task without wins is scored by its return, normalised by its declared random and reference scores: the same
+    run gets the same normalised score whichever other arms are in the table."""
+    def return_run(arm, seed, level):
+        run = fake_run(tmp_path, arm, "none", seed, 0.0, "mpe/spread_3")
+        df = pd.read_csv(run / "metrics.csv")
+        df["test_return"] = -50.0 + 30.0 * level * df.env_steps / df.env_steps.max()  # -50 .. -50 + 30 level
+        df.to_csv(run / "metrics.csv", index=False)
+        return run
+    ippo = [return_run("ippo", s, 0.5) for s in range(3)]
+    mappo = [return_run("mappo", s, 1.0) for s in range(3)]
+    score = ["--score", "mpe/spread_3=test_return:-50:-20"]
+    common = ["--reps", "200", "--seed", "0", "--final-window", "1", "--baseline", "ippo", *score]
+    aggregate_runs.main(["--out-dir", str(tmp_path / "alone"), *common, *map(str, ippo)])
+    aggregate_runs.main(["--out-dir", str(tmp_path / "both"), *common, *map(str, ippo + mappo)])
+    alone = pd.read_csv(tmp_path / "alone" / "summary.csv").set_index("arm")
+    both = pd.read_csv(tmp_path / "both" / "summary.csv").set_index("arm")
+    assert alone.loc["ippo", "iqm_final_score"] == pytest.approx(0.5)  # (-35 + 50) / 30
+    assert both.loc["ippo", "iqm_final_score"] == pytest.approx(0.5) and both.loc["mappo", "iqm_final_score"] == 1.0
+    assert (both.metric == "test_return").all()
+    with pytest.raises(ValueError, match="task mpe/spread_3 has no --score"):
+        aggregate_runs.read_runs(ippo, {"smax/3m": ("test_win_rate", 0.0, 1.0)})

@@ -1,7 +1,7 @@
 """Bad input gets a clear, specific error naming the bad value and what is allowed."""
 import pytest
 
-from algorithms import get_algorithm
+from algorithms import registry
 from algorithms.common.config import ConfigError, load_config, parse_override, resolve
 from algorithms.ippo import IPPOConfig, main
 
@@ -61,8 +61,8 @@ def test_overrides_and_files(tmp_path):
 
 
 def test_unknown_algorithm():
-    with pytest.raises(ValueError, match="unknown algorithm .ipo.; known algorithms: dm2, ippo"):
-        get_algorithm("ipo")
+    with pytest.raises(ValueError, match="unknown learner .ipo.; registered learners: ippo, mappo, qmix, imitation"):
+        registry.learner("ipo")
 
 
 def test_cli_reports_config_errors(tmp_path, capsys):

@@ -1,7 +1,8 @@
 """Per-agent discriminators: independent, learn to separate expert from policy rows, gradient penalty as defined."""
 import torch
 
-from algorithms.common.discriminator import Discriminators, discriminator_loss, gail_reward, sample_rows
+from algorithms.common.imitation import (Discriminators, JointDiscriminator, discriminator_loss, gail_reward,
+                                         sample_joint, sample_rows)
 
 K, D = 3, 4
 
@@ -55,7 +56,63 @@ def test_gradient_penalty_and_transforms():
     torch.testing.assert_close(gail_reward(logits, "logit"), torch.log(d) - torch.log(1 - d))
     torch.testing.assert_close(gail_reward(logits, "softplus"), -torch.log(1 - d))
     torch.testing.assert_close(gail_reward(logits, "log_d"), torch.log(d))
+    torch.testing.assert_close(gail_reward(logits, "two_sigmoid_minus_one"), 2 * d - 1)
     # zero network: gradient 0 everywhere -> penalty (0 - 1)^2 = 1; BCE = 2 log 2
     _, stats = discriminator_loss(disc, torch.randn(1, 5, 2), torch.randn(1, 5, 2), 10.0,
                                   torch.Generator().manual_seed(0))
     assert abs(stats["disc_gp"] - 1.0) < 1e-6 and abs(stats["disc_bce"] - 2 * 0.6931472) < 1e-5
+
+
+def _joint_data(n, alive_p=0.8, expert=True, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    alive = torch.rand(n, K, generator=g) < alive_p
+    alive[:, 0] = True
+    x = torch.randn(n, K, D, generator=g) * 0.3
+    # feature 0 of agents 0 and 1 is +-1 with equal probability for both sources (same marginals); the expert's agents
+    # agree in sign, the policy's disagree
+    s = torch.sign(torch.randn(n, 1, generator=g))
+    x[:, :2, 0] = torch.cat([s, s if expert else -s], 1) + 0.1 * torch.randn(n, 2, generator=g)
+    return x * alive.unsqueeze(-1), alive
+
+
+def test_joint_discriminators_learn_a_dependency_per_agent_ones_cannot():
+    """Expert and policy rows have the same per-agent marginals but different joint structure (agents 0 and 1
+    coordinated): only a joint discriminator can separate them."""
+    expert, policy = _joint_data(4000), _joint_data(4000, expert=False, seed=1)
+    results = {}
+    for per_agent_logits in (True, False):
+        torch.manual_seed(0)
+        g = torch.Generator().manual_seed(0)
+        disc = JointDiscriminator(K, D, hidden=32, per_agent_logits=per_agent_logits)
+        opt = torch.optim.Adam(disc.parameters(), lr=3e-3)
+        for _ in range(400):
+            loss, stats = discriminator_loss(disc, sample_joint(*expert, 128, g), sample_joint(*policy, 128, g), 0.0, g)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        results[per_agent_logits] = stats
+        assert stats["disc_expert_acc"] > 0.85 and stats["disc_policy_acc"] > 0.85, stats
+        assert stats["disc_gp"] == 0.0  # gp_lambda 0: plain BCE (MAGAIL)
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    per_agent = Discriminators(K, D, hidden=32)
+    opt = torch.optim.Adam(per_agent.parameters(), lr=3e-3)
+    pools = lambda data: [data[0][data[1][:, k], k] for k in range(K)]  # noqa: E731
+    for _ in range(400):
+        loss, stats = discriminator_loss(per_agent, sample_rows(pools(expert), 128, g), sample_rows(pools(policy), 128, g),
+                                         0.0, g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (stats["disc_expert_acc"] + stats["disc_policy_acc"]) / 2 < 0.65, stats  # marginals alone: near chance
+
+
+def test_joint_discriminator_trains_each_logit_on_living_agents_only():
+    disc = JointDiscriminator(K, D, per_agent_logits=True)
+    x, alive = torch.randn(16, K, D), torch.ones(16, K, dtype=torch.bool)
+    alive[:, 2] = False  # agent 2 dead everywhere: its logit gets no gradient through the loss
+    x = x * alive.unsqueeze(-1)
+    loss, _ = discriminator_loss(disc, (x, alive), (x.flip(0), alive), 0.0, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert torch.all(disc.out.weight.grad[0, :, 2] == 0) and torch.all(disc.out.bias.grad[0, :, 2] == 0)
+    assert disc.out.weight.grad[0, :, :2].abs().sum() > 0

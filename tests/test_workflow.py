@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -46,22 +47,27 @@ def planned_jobs(text: str) -> dict[str, int]:
     return jobs
 
 
+def quick_config() -> dict:
+    return yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+
+
 def write_config(workdir, quick: dict) -> None:
     (workdir / "config" / "quick.yaml").write_text(yaml.safe_dump(quick, sort_keys=False))
 
 
 FIGURES = ["ablation", "ablation_summary", "main_results", "gail_reward", "bc_pretraining", "demo_quality",
-           "state_action", "aggregate"]
+           "state_action", "aggregate", "magail", "mpe_spread"]
 
 
 def test_dry_run_full_run_and_rerun_triggers(workdir):
     # the default target (the README's main command): every figure and table of the paper; experts ->
     # demonstrations -> arms -> rliable -> figures
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"all": 1, "train_expert": 5, "sample_demonstrations": 11, "train_arm": 46,
-                    "aggregate_experiment": 7, "aggregate_across_tasks": 1, "results_table": 1,
+    assert plan == {"all": 1, "train_expert": 5, "sample_demonstrations": 11, "train_arm": 56,
+                    "aggregate_experiment": 9, "aggregate_across_tasks": 1, "results_table": 1,
                     "hyperparameter_tables": 1, "plot_ablation": 1, "plot_main_results": 1, "plot_gail_reward": 1,
-                    "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1}
+                    "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1,
+                    "plot_magail": 1, "plot_mpe_spread": 1}
     snakemake(workdir)
     for fig in FIGURES:
         assert (workdir / "figures" / f"{fig}_quick.pdf").read_bytes()[:4] == b"%PDF", fig
@@ -83,7 +89,18 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     # every arm of every experiment on every one of its tasks, each once: on 3m the ablation's 10, then MAPPO, QMIX,
     # DM² with QMIX demonstrations, DM²+SIL, BC+IPPO, BC+DM², the state-action discriminator (the quality sweep's
     # runs are the ablation's); on 3s_vs_4z the 6 main arms
-    assert len(results[results.task == "smax/3m"]) == 17 and len(results[results.task == "smax/3s_vs_4z"]) == 6
+    assert len(results[results.task == "smax/3m"]) == 20 and len(results[results.task == "smax/3s_vs_4z"]) == 6
+    # MAGAIL's three discriminators, labelled with their execution mode; MPE scored by its normalised return
+    magail = pd.read_csv(experiments / "magail" / "smax" / "3m" / "summary.csv").set_index("arm")
+    assert list(magail.index) == ["ippo", "dm2", "magail_dec", "magail_cent", "magail_single"]
+    assert magail.loc["magail_cent", "execution"] == "decentralized; centralized training (joint discriminator)"
+    assert magail.loc["magail_dec", "execution"] == "decentralized"
+    spread = pd.read_csv(experiments / "mpe_spread" / "mpe" / "spread_3" / "summary.csv")
+    assert list(spread.arm) == ["ippo", "mappo"] and (spread.metric == "test_return").all()
+    scores = pd.read_csv(experiments / "mpe_spread" / "mpe" / "spread_3" / "scores.csv")
+    bounds = quick_config()["scores"]["tasks"]["mpe/spread_3"]
+    expected = (scores.raw_score - bounds["random"]) / (bounds["reference"] - bounds["random"])
+    assert np.allclose(scores.score, expected) and len(results[results.task == "mpe/spread_3"]) == 2
     assert "Nothing to be done" in snakemake(workdir, "-n")
     # the baselines' learning curves: IPPO, MAPPO, QMIX x 2 seeds
     curve = "figures/learning_curves_quick.pdf"
@@ -114,12 +131,12 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
                                                               "plot_ablation": 1}
     # DM²'s mixing coefficient -> the ablation's 16 DM² runs (GAIL-only does not use it)
     quick["arms"]["hyperparameters"]["gail_only"] = {}
-    quick["dm2"]["gail_coef"] = 0.7
+    quick["imitation"]["gail_coef"] = 0.7
     write_config(workdir, quick)
     assert planned_jobs(snakemake(workdir, "-n", target)) == {"train_arm": 16, "aggregate_experiment": 1,
                                                               "plot_ablation": 1}
     # a sampling value changed -> demonstrations and everything downstream of them, not the experts
-    quick["dm2"]["gail_coef"] = 0.3
+    quick["imitation"]["gail_coef"] = 0.3
     quick["demos"]["seed"] = 1
     write_config(workdir, quick)
     assert planned_jobs(snakemake(workdir, "-n", target)) == {"sample_demonstrations": 8, "train_arm": 18,
@@ -137,7 +154,7 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     snakemake(workdir, table)
     assert "GAIL reward coefficient c" in (workdir / table).read_text()
     assert "Nothing to be done" in snakemake(workdir, "-n", table)
-    quick["dm2"].setdefault("task_overrides", {})["smax/5m_vs_6m"] = {"gail_coef": 0.25}
+    quick["imitation"].setdefault("task_overrides", {})["smax/5m_vs_6m"] = {"gail_coef": 0.25}
     write_config(workdir, quick)
     assert planned_jobs(snakemake(workdir, "-n", table)) == {"hyperparameter_tables": 1}
     snakemake(workdir, table)
@@ -146,10 +163,17 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     for edit, message in [
             (lambda q: q["ippo"].update(lr="1e-4"), "lr: expected a number, got the string '1e-4'"),
             (lambda q: q["experiments"]["gail_reward"]["runs"].append({"arm": "dm2"}),
-             "experiments.gail_reward.runs[3]: arm dm2 needs exactly expert, style and step"),
+             "experiments.gail_reward.runs[3]: arm dm2 consumes demos: give demos, got nothing"),
             (lambda q: q["experiments"]["demo_quality"]["runs"].append(
-                {"arm": "dm2", "expert": "ippo", "style": "cotrained_concurrent", "step": 1000}),
-             "step 1000 must be a multiple of experts.ippo.checkpoint_interval (1024)")]:
+                {"arm": "dm2", "demos": {"expert": "ippo", "style": "cotrained_concurrent", "step": 1000}}),
+             "step 1000 must be a multiple of experts.ippo.checkpoint_interval (1024)"),
+            (lambda q: q["experiments"]["magail"]["runs"].append(
+                {"arm": "magail_cent", "demos": {"expert": "ippo", "style": "indep_nonconcurrent", "step": 2048}}),
+             "arm magail_cent trains a joint discriminator, which needs joint rows: only the concurrent styles"),
+            (lambda q: q["experiments"]["magail"]["runs"].append({"arm": "magail_sngle"}),
+             "unknown arm 'magail_sngle'; registered arms: ippo, mappo, qmix"),
+            (lambda q: q["scores"]["tasks"].pop("mpe/spread_3"),
+             "scores: task mpe/spread_3 has no ['metric', 'random', 'reference']")]:
         bad = yaml.safe_load(yaml.safe_dump(quick))
         edit(bad)
         write_config(workdir, bad)

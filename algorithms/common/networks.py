@@ -126,7 +126,39 @@ class RecurrentTrunk(nn.Module):
         return self.out_norm.normalize(torch.stack(outs, 1))
 
 
-class IndependentActorCritic(nn.Module):
+class CategoricalPolicy:
+    """The policy interface of the on-policy core (``algorithms/common/ppo.py``), for actor-critics whose agents pick
+    their actions independently from per-agent logits: ``step`` (acting: logits, value, hidden) and ``sequence``
+    (training: logits, value) are the network's; sampling, log-probabilities and entropy are here. A policy that
+    decodes agents one after another (MAT) implements ``act``, ``greedy``, ``value`` and ``evaluate`` itself."""
+
+    def act(self, obs, last_action, avail, h, state, generator: torch.Generator):
+        """Sample: -> action [B, K], its log-prob [B, K], value [B, K], next hidden."""
+        logits, value, h = self.step(obs, last_action, avail, h, state)
+        logp_all = torch.log_softmax(logits, -1)
+        action = torch.multinomial(logp_all.exp().reshape(-1, logits.shape[-1]), 1, generator=generator)
+        action = action.view(logits.shape[:-1])
+        return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1), value, h
+
+    def greedy(self, obs, last_action, avail, h):
+        """The argmax over available actions: -> action [B, K], next hidden."""
+        logits, _, h = self.step(obs, last_action, avail, h)
+        return logits.argmax(-1), h
+
+    def value(self, obs, last_action, avail, h, state=None):
+        """The critic's value [B, K] (the bootstrap after a rollout)."""
+        return self.step(obs, last_action, avail, h, state)[1]
+
+    def evaluate(self, inputs, actions, avail, h0, reset):
+        """Re-evaluate a stored batch (inputs from ``inputs``): -> log-prob of ``actions`` [L, B, K], entropy
+        [L, B, K], value [L, B, K] (in the critic's output space)."""
+        logits, value = self.sequence(inputs, avail, h0, reset)
+        logp_all = torch.log_softmax(logits, -1)
+        logp = logp_all.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        return logp, -(logp_all.exp() * logp_all).sum(-1), value
+
+
+class IndependentActorCritic(CategoricalPolicy, nn.Module):
     """K agents, each with its own actor and its own critic (2K trunks stacked: actors are nets 0..K-1, critics
     K..2K-1). Nothing is shared across agents or between an agent's actor and critic; stacking only batches the math.
 
@@ -255,7 +287,7 @@ class ValueNorm(nn.Module):
         return x * std + mean
 
 
-class SharedActorCentralCritic(nn.Module):
+class SharedActorCentralCritic(CategoricalPolicy, nn.Module):
     """MAPPO's networks (RMAPPO): one actor shared by all agents, on the agent's own observation, its one-hot last
     action and its one-hot id; one centralised critic, shared too, on the global state and the agent's id, giving
     each agent's value. Same trunk as IPPO's (LayerNorm -> MLP x2 -> GRU -> LayerNorm). Values are normalised

@@ -1,4 +1,4 @@
-"""The training loop and CLI shared by every learner (IPPO, MAPPO, DM², QMIX): evaluation every
+"""The training loop and CLI shared by every learner (registered in algorithms/registry.py): evaluation every
 ``eval_interval`` env steps, model snapshots every ``checkpoint_interval``, an atomic resume checkpoint at every
 evaluation (exact resume after a kill), the resolved config and metrics.csv in the run folder.
 
@@ -43,11 +43,17 @@ def _existing_config_hash(run_dir: Path, state: dict | None) -> str | None:
     return None
 
 
-def train(cfg, run_dir: str | Path, progress: bool, restart_if_changed: bool, algo_cls: type) -> list[dict]:
+def train(cfg, run_dir: str | Path, progress: bool, restart_if_changed: bool, algo_cls: type,
+          arm: str | None = None) -> list[dict]:
     """Train one run into ``run_dir`` (config.yaml, metrics.csv, checkpoints/, final_model.pt, train.log).
     A run folder with a resume checkpoint (an unfinished run) of the same config continues from it; one of another
     config is an error, or, with ``restart_if_changed``, is cleared and started over. A finished run folder is
-    trained again from scratch. Returns the metrics rows."""
+    trained again from scratch. ``arm``: the registered arm this run is (recorded; default: the registry's most
+    specific arm of this learner whose settings the config has). Returns the metrics rows."""
+    from algorithms import registry
+
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg)}
+    arm = arm or registry.arm_for(algo_cls.name, dataclasses.asdict(cfg), defaults)
     run_dir = Path(run_dir)
     chash = config_hash(cfg, algo_cls)
     resume_path = run_dir / "resume.pt"
@@ -62,7 +68,9 @@ def train(cfg, run_dir: str | Path, progress: bool, restart_if_changed: bool, al
     algo = algo_cls(cfg)  # loads and checks everything it needs (demonstrations, ...) before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     log = file_logger(run_dir)
-    write_resolved_config(run_dir, cfg, {"algorithm": algo.name, "config_hash": chash,
+    write_resolved_config(run_dir, cfg, {"algorithm": algo.name, "arm": arm,
+                                         "execution": registry.ARMS[arm].mode if arm in registry.ARMS else None,
+                                         "config_hash": chash,
                                          "task_spec": dataclasses.asdict(algo.spec),
                                          "rollout_steps_per_update": algo.T * cfg.num_envs, **algo.run_metadata})
     columns = ["env_steps", "test_win_rate", "test_return", "test_length", "train_return", "train_win_rate",
@@ -127,12 +135,23 @@ def train(cfg, run_dir: str | Path, progress: bool, restart_if_changed: bool, al
     return metrics.rows
 
 
-def main(argv: list[str] | None, cfg_cls: type, algo_cls: type, doc: str | None) -> int:
-    """The CLI of every learner: ``python -m algorithms.<name> --config ... --run-dir ... key=value``."""
+def main(argv: list[str] | None, learner: str, doc: str | None) -> int:
+    """The CLI of every learner: ``python -m algorithms.<module> [--arm ARM] --config ... --run-dir ... key=value``
+    (``learner``: its registry name)."""
+    from algorithms import registry
+
+    entry = registry.learner(learner)
+    cfg_cls, algo_cls = entry.config_cls, entry.learner_cls
+    arms = [name for name, a in registry.ARMS.items() if a.learner == learner]
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="config keys:\n" + config_help(cfg_cls))
     parser.add_argument("--config", type=Path, help="YAML file of config keys (and task_overrides)")
-    parser.add_argument("--section", help="read this section of the file (e.g. ippo in config/config.yaml)")
+    parser.add_argument("--arm", choices=arms, help="a registered arm of this learner: its settings apply after the "
+                        "file, before the overrides, and the run records it (default: the most specific arm whose "
+                        "settings the config has)")
+    parser.add_argument("--section", help="read these comma-separated sections of the file, merged in order (this "
+                        f"learner's blocks in config/config.yaml: {','.join(entry.sections)}); without it the file is "
+                        "one flat block")
     parser.add_argument("--set-json", help="a JSON object of config keys, applied after the file (used by Snakemake)")
     parser.add_argument("--run-dir", type=Path, required=True, help="output folder (resumed if it holds a run)")
     parser.add_argument("--restart-if-changed", action="store_true",
@@ -145,11 +164,13 @@ def main(argv: list[str] | None, cfg_cls: type, algo_cls: type, doc: str | None)
         if not isinstance(overrides, dict):
             raise ConfigError(f"--set-json must be a JSON object, got {args.set_json!r}")
         overrides.update(dict(parse_override(o) for o in args.overrides))
+        if args.arm:
+            overrides = {**registry.ARMS[args.arm].settings, **overrides}
         cfg = load_config(cfg_cls, args.config, overrides, section=args.section)
     except (ConfigError, json.JSONDecodeError) as exc:
         parser.exit(2, f"config error: {exc}\n")
     rows = train(cfg, args.run_dir, progress=not args.no_progress, restart_if_changed=args.restart_if_changed,
-                 algo_cls=algo_cls)
+                 algo_cls=algo_cls, arm=args.arm)
     last = rows[-1]
     print(f"final: env_steps={last['env_steps']} test_win_rate={last['test_win_rate']:.3f} "
           f"test_return={last['test_return']:.2f} wall_time={last['wall_time']:.0f}s")

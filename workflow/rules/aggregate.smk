@@ -15,13 +15,17 @@ rule aggregate_experiment:
         seed=config["stats"]["bootstrap_seed"],
         window=config["stats"]["final_window_evals"],
         out_dir=lambda wc, output: str(Path(output.summary).parent),
+        score=lambda wc: score_args([f"{wc.backend}/{wc.task}"]),
+        baseline=lambda wc: (config["ablation"]["baseline"] if wc.experiment == "ablation"
+                             else config["aggregate"]["baseline"]),
     wildcard_constraints:
         experiment="|".join(EXPERIMENT_NAMES),
     log:
         "logs/experiments/{experiment}/{backend}/{task}/aggregate.log",
     shell:
         "{PYTHON} workflow/scripts/aggregate_runs.py --out-dir {params.out_dir} --reps {params.reps} "
-        "--seed {params.seed} --final-window {params.window} {params.runs} > {log} 2>&1"
+        "--seed {params.seed} --final-window {params.window} --baseline {params.baseline} {params.score} "
+        "{params.runs} > {log} 2>&1"
 
 
 rule aggregate_across_tasks:
@@ -37,12 +41,13 @@ rule aggregate_across_tasks:
         seed=config["stats"]["bootstrap_seed"],
         window=config["stats"]["final_window_evals"],
         baseline=config["aggregate"]["baseline"],
+        score=score_args(config["aggregate"]["tasks"]),
     log:
         "logs/experiments/aggregate.log",
     shell:
         "{PYTHON} workflow/scripts/aggregate_across_tasks.py --out-dir $(dirname {output.summary}) "
         "--reps {params.reps} --seed {params.seed} --final-window {params.window} --baseline {params.baseline} "
-        "{params.runs} > {log} 2>&1"
+        "{params.score} {params.runs} > {log} 2>&1"
 
 
 rule results_table:

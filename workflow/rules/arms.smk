@@ -1,28 +1,30 @@
-# Stage 3: the arms of every experiment (baselines, DM² and its variants), one job per task, arm, demonstrations
-# and seed.
+# Stage 3: the arms of every experiment, one job per task, arm, input and seed. The arm's learner module, settings
+# and execution mode come from algorithms/registry.py.
 
 
 rule train_arm:
     input:
-        demos=lambda wc: [] if wc.demo == "none" else [demo_path(f"{wc.backend}/{wc.task}", wc.demo)],
+        lambda wc: input_files(f"{wc.backend}/{wc.task}", wc.input),
     output:
-        metrics="results/arms/{backend}/{task}/{arm}/{demo}/seed{seed}/metrics.csv",
+        metrics="results/arms/{backend}/{task}/{arm}/{input}/seed{seed}/metrics.csv",
     params:
-        hparams=lambda wc: json.dumps(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed),
+        hparams=lambda wc: json.dumps(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.input, wc.seed),
                                       sort_keys=True),
-        module=lambda wc: f"algorithms.{wc.arm}" if wc.arm in BASELINES else "algorithms.dm2",
+        module=lambda wc: registry.learner(registry.arm(wc.arm).learner).module,
         run_dir=lambda wc, output: str(Path(output.metrics).parent),
     wildcard_constraints:
-        arm="|".join(ARM_NAMES),
-        demo="none|(" + "|".join(BASELINES) + ")_[a-z_]+_step[0-9]+",
+        arm="|".join(registry.ARMS),
+        input="none|demos-[a-z0-9_]+-[a-z_]+-[0-9]+|expert-[a-z0-9_]+-[0-9]+",
     log:
-        "logs/arms/{backend}/{task}/{arm}/{demo}/seed{seed}.log",
+        "logs/arms/{backend}/{task}/{arm}/{input}/seed{seed}.log",
     benchmark:
-        "benchmarks/arms/{backend}/{task}/{arm}/{demo}/seed{seed}.tsv"
-    threads: lambda wc: arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed)["torch_threads"]
+        "benchmarks/arms/{backend}/{task}/{arm}/{input}/seed{seed}.tsv"
+    threads: lambda wc: arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.input, wc.seed)["torch_threads"]
     resources:
-        mem_mb=lambda wc: mem_mb(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed)) + 500,
-        runtime=lambda wc: runtime_min(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.demo, wc.seed)),
+        mem_mb=lambda wc: job_resources(registry.arm(wc.arm).learner,
+                                        arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.input, wc.seed))[0] + 500,
+        runtime=lambda wc: job_resources(registry.arm(wc.arm).learner,
+                                         arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.input, wc.seed))[1],
     shell:
-        "{PYTHON} -m {params.module} --run-dir {params.run_dir} --restart-if-changed --no-progress "
-        "--set-json '{params.hparams}' > {log} 2>&1"
+        "{PYTHON} -m {params.module} --arm {wildcards.arm} --run-dir {params.run_dir} --restart-if-changed "
+        "--no-progress --set-json '{params.hparams}' > {log} 2>&1"

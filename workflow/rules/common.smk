@@ -1,65 +1,56 @@
 # Helpers shared by the rules: resolving each run's hyperparameters from the config (the single source of truth).
+# Every learner and arm name comes from algorithms/registry.py; nothing here names one.
 import json
 import sys
 from dataclasses import asdict
 
 sys.path.insert(0, workflow.basedir)
 
-from algorithms import CONFIG_SECTIONS  # noqa: E402
+from algorithms import registry  # noqa: E402
 from algorithms.common.config import ConfigError, merge_sections, resolve  # noqa: E402
-from algorithms.ippo import IPPOConfig  # noqa: E402
-from algorithms.mappo import MAPPOConfig  # noqa: E402
-from algorithms.qmix import EpisodeBuffer, QMIXConfig  # noqa: E402
+from algorithms.demos import STYLES  # noqa: E402
 
 PYTHON = sys.executable
+LEARNER_NAMES = tuple(registry.LEARNERS)
+EXPERT_NAMES = tuple(registry.expert_learners())
 
 wildcard_constraints:
     backend="smax|mpe|smac",
     task="[A-Za-z0-9_]+",
     seed="[0-9]+",
 
-# Baseline learners and their typed configs (the blocks each reads: algorithms.CONFIG_SECTIONS).
-BASELINES = {"ippo": IPPOConfig, "mappo": MAPPOConfig, "qmix": QMIXConfig}
 
-
-def merged_blocks(names: list[str]) -> dict:
+def merged_blocks(names) -> dict:
     """The config blocks ``names`` merged key by key, their task_overrides too (a later block wins)."""
-    return merge_sections(config, names, "the workflow config")
+    return merge_sections(config, list(names), "the workflow config")
 
 
-def hparams_with(algo: str, task: str, seed: int, extra: dict) -> dict:
-    """The complete resolved config of one run of a baseline learner (its blocks, then ``extra``); it reaches the
-    job through params, so the job reruns when it changes."""
-    cls, blocks = BASELINES[algo], CONFIG_SECTIONS[algo]
+def resolve_learner(learner: str, task: str, seed, extra: dict, where: str) -> dict:
+    """The complete resolved config of one run of ``learner`` (its blocks, then ``extra``, then task and seed); it
+    reaches the job through params, so the job reruns when it changes. Settings the run never reads
+    (``unused_keys``) are sent at their defaults, so changing them reruns nothing."""
+    entry = registry.learner(learner)
+    cls = entry.config_cls
     try:
-        return asdict(resolve(cls, merged_blocks(blocks), {"task": task, "seed": int(seed), **extra}))
+        cfg = resolve(cls, merged_blocks(entry.sections), {**extra, "task": task, "seed": int(seed)})
     except ConfigError as exc:
-        raise ValueError(f"config {algo} for {task} seed {seed}: {exc}") from None
+        raise ValueError(f"{where}: config {learner} for {task} seed {seed}: {exc}") from None
+    out = asdict(cfg)
+    if hasattr(cfg, "unused_keys"):
+        for key in cfg.unused_keys():
+            out[key] = cls.__dataclass_fields__[key].default
+    return out
 
 
 def baseline_hparams(algo: str, task: str, seed: int) -> dict:
-    return hparams_with(algo, task, seed, {})
+    return resolve_learner(algo, task, seed, {}, "baseline_runs")
 
 
-def mem_mb(hp: dict) -> int:
-    """Memory request: ~1.5 GB of process (torch + JAX) plus the rollout and its activations (PPO family) or the
-    replay buffer (QMIX), generously."""
+def job_resources(learner: str, hp: dict) -> tuple[int, int]:
+    """(memory MB, runtime minutes) of one job: the learner's own estimate (registry -> module.resources)."""
     import envs
 
-    spec = envs.task_spec(hp["task"])
-    if "buffer_episodes" in hp:
-        size = EpisodeBuffer.nbytes(hp["buffer_episodes"], spec.episode_limit, spec.n_agents, spec.obs_dim,
-                                    spec.state_dim, spec.n_actions)
-        return int(1500 + 1.3 * size / 2**20)
-    steps = hp["num_envs"] * (spec.episode_limit if hp["rollout_mode"] == "episodes" else hp["rollout_length"])
-    per_step = 4 * spec.n_agents * (3 * (spec.obs_dim + spec.n_actions) + 2 * 12 * hp["hidden_size"] + spec.state_dim)
-    return int(1500 + 3 * steps * per_step / 2**20)
-
-
-def runtime_min(hp: dict) -> int:
-    """Wall-time request at a conservative 1,000 env steps/s on 2 cores (QMIX: 300; bigger maps train slower)."""
-    rate = 300 if "buffer_episodes" in hp else 1000
-    return max(30, int(hp["total_env_steps"] / rate / 60 * 1.5))
+    return registry.learner(learner).load().resources(hp, envs.task_spec(hp["task"]))
 
 
 def baseline_run_dirs() -> list[str]:
@@ -68,45 +59,68 @@ def baseline_run_dirs() -> list[str]:
             for seed in runs["seeds"]]
 
 
-# Fail at parse time, before any job starts, on any bad hyperparameter or task name.
+# Fail at parse time, before any job starts, on any bad name, hyperparameter or task.
 for _algo in config["baseline_runs"]["algorithms"]:
+    registry.learner(_algo)
     for _task in config["baseline_runs"]["tasks"]:
         baseline_hparams(_algo, _task, config["baseline_runs"]["seeds"][0])
 
 
 # ---------------------------------------------------------------------------------------------- the experiments
-# A run is named by its wildcards: results/arms/<task>/<arm>/<demo>/seed<N>, demo = "none" or
-# "<expert>_<style>_step<N>" (demonstrations from that expert algorithm's co-trained or independent teams at that
-# checkpoint). Every experiment (figure) lists such runs per task; a run two figures share is one job.
-from algorithms.demos import STYLES  # noqa: E402
-from algorithms.dm2 import ARMS as DM2_ARMS, DM2Config  # noqa: E402
-
-ARM_NAMES = (*BASELINES, *DM2_ARMS)
-# the DM² variants that read demonstrations (SIL imitates its own episodes)
-DEMO_ARMS = tuple(a for a, keys in DM2_ARMS.items() if keys.get("gail_expert", "demos") == "demos" or
-                  keys.get("bc_pretrain"))
-EXPERIMENT_NAMES = ("ablation", "main_results", "gail_reward", "bc_pretraining", "demo_quality", "state_action")
+# A run is named by its wildcards: results/arms/<task>/<arm>/<input>/seed<N>. Its typed input is one of
+#   none                          the arm reads nothing but the env
+#   demos-<expert>-<style>-<N>    demonstrations of that expert learner's teams, in that style, at checkpoint N
+#   expert-<learner>-<N>          that learner's expert checkpoint at step N (first expert seed)
+# Every experiment (figure) lists such runs per task; a run two figures share is one job.
+def demos_input(expert: str, style: str, step: int) -> str:
+    return f"demos-{expert}-{style}-{step}"
 
 
-def demo_id(expert: str, style: str, step: int) -> str:
-    return f"{expert}_{style}_step{step}"
-
-
-def parse_demo(demo: str) -> tuple[str, str, int]:
-    expert, rest = demo.split("_", 1)
-    style, step = rest.rsplit("_step", 1)
-    return expert, style, int(step)
+def parse_input(run_input: str) -> tuple:
+    """An input id -> ("none",) | ("demos", expert, style, step) | ("expert", learner, step)."""
+    kind, *rest = run_input.split("-")
+    if kind == "none" and not rest:
+        return ("none",)
+    if kind == "demos" and len(rest) == 3:
+        return ("demos", rest[0], rest[1], int(rest[2]))
+    if kind == "expert" and len(rest) == 2:
+        return ("expert", rest[0], int(rest[1]))
+    raise ValueError(f"malformed run input {run_input!r}: none, demos-<expert>-<style>-<step> or "
+                     "expert-<learner>-<step>")
 
 
 def demo_path(task: str, demo: str) -> str:
-    expert, style, step = parse_demo(demo)
+    _, expert, style, step = parse_input(demo)
     return f"results/demos/{task}/{expert}/{style}_step{step}.npz"
+
+
+def expert_run(learner: str, task: str) -> str:
+    return f"results/experts/{learner}/{task}/seed{config['experts'][learner]['seeds'][0]}"
+
+
+def input_files(task: str, run_input: str) -> list[str]:
+    parsed = parse_input(run_input)
+    if parsed[0] == "demos":
+        return [demo_path(task, run_input)]
+    if parsed[0] == "expert":
+        return [f"{expert_run(parsed[1], task)}/final_model.pt"]
+    return []
+
+
+def input_settings(task: str, run_input: str) -> dict:
+    """The config keys through which a run receives its input."""
+    parsed = parse_input(run_input)
+    if parsed[0] == "demos":
+        return {"demos": demo_path(task, run_input)}
+    if parsed[0] == "expert":
+        return {"expert": f"{expert_run(parsed[1], task)}/checkpoints/step_{parsed[2]}.pt"}
+    return {}
 
 
 def expert_hparams(expert: str, task: str, seed: int) -> dict:
     ex = config["experts"][expert]
-    return hparams_with(expert, task, seed, {"total_env_steps": ex["total_env_steps"],
-                                             "checkpoint_interval": ex["checkpoint_interval"]})
+    return resolve_learner(expert, task, seed, {"total_env_steps": ex["total_env_steps"],
+                                                "checkpoint_interval": ex["checkpoint_interval"]}, f"experts.{expert}")
 
 
 def demo_sampling(expert: str, task: str) -> dict:
@@ -120,86 +134,87 @@ def demo_sampling(expert: str, task: str) -> dict:
     return out
 
 
-DM2_DEFAULTS = {name: f.default for name, f in DM2Config.__dataclass_fields__.items()}
+def arm_hparams(task: str, arm: str, run_input: str, seed) -> dict:
+    """One run's resolved config: the arm's learner's blocks, the arm's settings (registry), the arm's overrides
+    (arms.hyperparameters.<arm>), then the run's budget, input, task and seed."""
+    entry = registry.arm(arm)
+    extra = {**entry.settings, **((config["arms"]["hyperparameters"] or {}).get(arm) or {}),
+             "total_env_steps": config["arms"]["total_env_steps"], **input_settings(task, run_input)}
+    return resolve_learner(entry.learner, task, seed, extra, f"arm {arm} on input {run_input}")
 
 
-def unused_dm2_keys(cfg: DM2Config) -> list[str]:
-    """The DM² settings a run of this arm never reads: they are sent at their defaults, so changing them in the
-    config reruns only the arms that use them."""
-    keys = []
-    if not cfg.uses_discriminator:  # BC + IPPO: no discriminator
-        keys += [k for k in DM2_DEFAULTS if k.startswith("gail_") and k not in ("gail_expert", "gail_input")]
-    elif cfg.reward == "gail":  # GAIL-only: r_D alone, the mixing coefficient plays no part
-        keys.append("gail_coef")
-    if cfg.gail_expert != "self":
-        keys += ["sil_capacity", "sil_gamma"]
-    if not cfg.bc_pretrain:
-        keys += ["bc_epochs", "bc_lr", "bc_batch_episodes", "bc_holdout"]
-    if not cfg.needs_demos:
-        keys.append("demo_episodes")
-    return keys
-
-
-def arm_hparams(task: str, arm: str, demo: str, seed: int) -> dict:
-    """One run's resolved config: the learner's blocks, the arm's overrides (arms.hyperparameters.<arm>), then the
-    run's task, seed, budget and demonstrations."""
-    arms = config["arms"]
-    extra = {**(arms["hyperparameters"].get(arm) or {}), "total_env_steps": arms["total_env_steps"]}
-    if arm in BASELINES:
-        return hparams_with(arm, task, seed, extra)
-    try:
-        cfg = resolve(DM2Config, merged_blocks(CONFIG_SECTIONS["dm2"]), {"task": task, "seed": int(seed), **DM2_ARMS[arm],
-                                          "demos": "" if demo == "none" else demo_path(task, demo), **extra})
-    except ConfigError as exc:
-        raise ValueError(f"config dm2 for {task} {arm} {demo} seed {seed}: {exc}") from None
-    out = asdict(cfg)
-    for key in unused_dm2_keys(cfg):
-        out[key] = DM2_DEFAULTS[key]
-    return out
+def checked_step(where: str, step, block: dict, name: str) -> int:
+    if not isinstance(step, int) or step <= 0 or step % block["checkpoint_interval"] or step > block["total_env_steps"]:
+        raise ValueError(f"{where}: step {step!r} must be a multiple of experts.{name}.checkpoint_interval "
+                         f"({block['checkpoint_interval']}) and <= its total_env_steps ({block['total_env_steps']})")
+    return step
 
 
 def run_of(where: str, spec: dict, task: str) -> tuple[str, str]:
-    """(arm, demo id) of one run entry of an experiment on ``task``, checked against the experts and the arms."""
-    arm = spec.get("arm")
-    if arm not in ARM_NAMES:
-        raise ValueError(f"{where}: unknown arm {arm!r}; allowed: {', '.join(ARM_NAMES)}")
-    demo_keys = {"expert", "style", "step"}
-    if arm not in DEMO_ARMS:
-        if set(spec) - {"arm"}:
-            raise ValueError(f"{where}: arm {arm} reads no demonstrations; remove {sorted(set(spec) - {'arm'})}")
-        return arm, "none"
-    if not demo_keys <= set(spec) <= demo_keys | {"arm", "step_overrides"}:
-        raise ValueError(f"{where}: arm {arm} needs exactly expert, style and step (its demonstrations) and "
-                         f"optionally step_overrides, got {sorted(set(spec) - {'arm'})}")
-    expert, style = spec["expert"], spec["style"]
-    step = (spec.get("step_overrides") or {}).get(task, spec["step"])
+    """(arm, input id) of one run entry of an experiment on ``task``, checked against the registry and the experts."""
+    try:
+        entry = registry.arm(spec.get("arm"))
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    given = sorted(set(spec) - {"arm"})
+    wanted = {"none": [], "demos": ["demos"], "expert": ["expert"]}[entry.consumes]
+    if given != wanted:
+        form = {"none": "{arm: NAME}", "demos": "{arm: NAME, demos: {expert: LEARNER, style: STYLE, step: N}}",
+                "expert": "{arm: NAME, expert: {algorithm: LEARNER, step: N}}"}[entry.consumes]
+        raise ValueError(f"{where}: arm {entry.name} consumes {entry.consumes}: give "
+                         f"{' and '.join(wanted) or 'nothing but the arm'}, got {given or 'nothing'} (write {form})")
+    if entry.consumes == "none":
+        return entry.name, "none"
+    block = spec[wanted[0]]
+    if entry.consumes == "demos":
+        keys = {"expert", "style", "step"}
+        if not keys <= set(block) <= keys | {"step_overrides"}:
+            raise ValueError(f"{where}: demos needs exactly expert, style and step (and optionally step_overrides), "
+                             f"got {sorted(block)}")
+        expert, style = block["expert"], block["style"]
+    else:
+        if not {"algorithm", "step"} <= set(block) <= {"algorithm", "step", "step_overrides"}:
+            raise ValueError(f"{where}: expert needs exactly algorithm and step (and optionally step_overrides), "
+                             f"got {sorted(block)}")
+        expert, style = block["algorithm"], None
     if expert not in config["experts"]:
         raise ValueError(f"{where}: expert {expert!r} has no block under experts (have: {', '.join(config['experts'])})")
+    ex = config["experts"][expert]
+    step = checked_step(where, (block.get("step_overrides") or {}).get(task, block["step"]), ex, expert)
+    if entry.consumes == "expert":
+        return entry.name, f"expert-{expert}-{step}"
     if style not in STYLES:
         raise ValueError(f"{where}: unknown style {style!r}; allowed: {', '.join(STYLES)}")
-    ex = config["experts"][expert]
-    if not isinstance(step, int) or step <= 0 or step % ex["checkpoint_interval"] or step > ex["total_env_steps"]:
-        raise ValueError(f"{where}: step {step!r} must be a multiple of experts.{expert}.checkpoint_interval "
-                         f"({ex['checkpoint_interval']}) and <= its total_env_steps ({ex['total_env_steps']})")
     if style.startswith("indep") and len(ex["seeds"]) < 2:
         raise ValueError(f"{where}: style {style} needs at least 2 expert teams; experts.{expert}.seeds has one")
-    if style == "indep_concurrent" and expert != "ippo":
+    if style == "indep_concurrent" and not registry.learner(expert).per_agent_networks:
         raise ValueError(f"{where}: style indep_concurrent mixes agents of different teams, which needs per-agent "
-                         f"networks (IPPO experts); {expert} shares one network across agents")
-    return arm, demo_id(expert, style, step)
+                         f"networks; {expert} shares one network across agents")
+    if entry.joint_demos and not style.endswith("_concurrent"):
+        raise ValueError(f"{where}: arm {entry.name} trains a joint discriminator, which needs joint rows: only the "
+                         f"concurrent styles supply them, not {style}")
+    return entry.name, demos_input(expert, style, step)
+
+
+FIXED_FIGURES = ("ablation", "ablation_summary", "aggregate", "learning_curves")
 
 
 def experiment_runs() -> dict[str, dict[str, list[tuple[str, str]]]]:
-    """experiment -> {task: its runs there as (arm, demo id)}; the ablation's runs are generated from its block."""
+    """experiment -> {task: its runs there as (arm, input id)}; the ablation's runs are generated from its block."""
     ab = config["ablation"]
-    g = ab["gail_only"]
-    spec = lambda arm, style, step: {"arm": arm, "expert": ab["expert"], "style": style, "step": step}  # noqa: E731
-    ablation = ([{"arm": "ippo"}] + [spec("dm2", st, step) for step in ab["checkpoint_steps"] for st in ab["styles"]]
-                + [spec("gail_only", g["style"], g["step"])])
-    out = {"ablation": {ab["task"]: [run_of("ablation", r, ab["task"]) for r in ablation]}}
+    demos = lambda style, step: {"expert": ab["expert"], "style": style, "step": step}  # noqa: E731
+    ablation = ([("ablation.baseline", {"arm": ab["baseline"]})]
+                + [("ablation.arm", {"arm": ab["arm"], "demos": demos(st, step)})
+                   for step in ab["checkpoint_steps"] for st in ab["styles"]]
+                + [(f"ablation.extra_runs[{i}]", r) for i, r in enumerate(ab.get("extra_runs") or [])])
+    out = {"ablation": {ab["task"]: [run_of(where, r, ab["task"]) for where, r in ablation]}}
     for name, exp in config["experiments"].items():
+        if name in FIXED_FIGURES:
+            raise ValueError(f"experiments.{name}: the name is taken by a fixed figure or stage "
+                             f"({', '.join(FIXED_FIGURES)}); choose another")
         for i, r in enumerate(exp["runs"]):
-            unknown = sorted(set(r.get("step_overrides") or {}) - set(exp["tasks"]))
+            overrides = next((v.get("step_overrides") for v in r.values() if isinstance(v, dict)), None) or {}
+            unknown = sorted(set(overrides) - set(exp["tasks"]))
             if unknown:
                 raise ValueError(f"experiments.{name}.runs[{i}]: step_overrides names {unknown}, which are not tasks "
                                  f"of this experiment ({', '.join(exp['tasks'])})")
@@ -207,7 +222,7 @@ def experiment_runs() -> dict[str, dict[str, list[tuple[str, str]]]]:
                      for task in exp["tasks"]}
     for name, per_task in out.items():
         for task, runs in per_task.items():
-            twice = sorted({f"{arm}/{demo}" for arm, demo in runs if runs.count((arm, demo)) > 1})
+            twice = sorted({f"{arm}/{inp}" for arm, inp in runs if runs.count((arm, inp)) > 1})
             if twice:
                 raise ValueError(f"{'ablation' if name == 'ablation' else 'experiments.' + name}: on {task} these runs "
                                  f"are listed more than once: {twice}")
@@ -215,14 +230,17 @@ def experiment_runs() -> dict[str, dict[str, list[tuple[str, str]]]]:
 
 
 EXPERIMENTS = experiment_runs()
+EXPERIMENT_NAMES = tuple(EXPERIMENTS)
+USED_ARMS = tuple(dict.fromkeys(arm for per_task in EXPERIMENTS.values() for runs in per_task.values()
+                                for arm, _ in runs))
 
 
-def run_dir(task: str, arm: str, demo: str, seed) -> str:
-    return f"results/arms/{task}/{arm}/{demo}/seed{seed}"
+def run_dir(task: str, arm: str, run_input: str, seed) -> str:
+    return f"results/arms/{task}/{arm}/{run_input}/seed{seed}"
 
 
 def experiment_run_dirs(experiment: str, task: str) -> list[str]:
-    return [run_dir(task, arm, demo, seed) for arm, demo in EXPERIMENTS[experiment][task]
+    return [run_dir(task, arm, inp, seed) for arm, inp in EXPERIMENTS[experiment][task]
             for seed in config["arms"]["seeds"]]
 
 
@@ -233,25 +251,49 @@ def aggregate_run_dirs() -> list[str]:
                               for d in experiment_run_dirs(name, task)))
 
 
+def task_score(task: str) -> dict:
+    """The task's declared score and its fixed normalisation bounds (config ``scores``): {metric, random,
+    reference}."""
+    scores = config["scores"]
+    backend = task.split("/", 1)[0]
+    entry = {**(scores["backends"].get(backend) or {}), **((scores.get("tasks") or {}).get(task) or {})}
+    missing = [k for k in ("metric", "random", "reference") if k not in entry]
+    if missing:
+        raise ValueError(f"scores: task {task} has no {missing} (give them under scores.tasks.{task!r} or "
+                         f"scores.backends.{backend})")
+    if entry["reference"] == entry["random"]:
+        raise ValueError(f"scores: task {task} has equal random and reference scores ({entry['random']})")
+    return entry
+
+
+def score_args(tasks: list[str]) -> str:
+    """The aggregation scripts' --score arguments: per task, its metric and fixed bounds (random, reference)."""
+    return " ".join(f"--score {t}={s['metric']}:{s['random']}:{s['reference']}" for t in tasks
+                    for s in [task_score(t)])
+
+
 def check_experiments() -> None:
     """Resolve every run's config at parse time, so a bad value fails before any job starts."""
     for expert in config["experts"]:
-        if expert not in BASELINES or expert not in config["demos"]["sampling"]:
-            raise ValueError(f"experts.{expert}: an expert must be one of {', '.join(BASELINES)} and have a "
-                             "demos.sampling block")
+        if expert not in EXPERT_NAMES or expert not in config["demos"]["sampling"]:
+            raise ValueError(f"experts.{expert}: an expert must be one of the registered expert learners "
+                             f"({', '.join(EXPERT_NAMES)}) and have a demos.sampling block")
     for expert in config["demos"]["sampling"]:
         if expert not in config["experts"]:
             raise ValueError(f"demos.sampling.{expert}: no expert block experts.{expert}")
     for name, per_task in EXPERIMENTS.items():
         for task, runs in per_task.items():
-            for arm, demo in runs:
-                arm_hparams(task, arm, demo, config["arms"]["seeds"][0])
-                if demo != "none":
-                    expert = parse_demo(demo)[0]
-                    expert_hparams(expert, task, config["experts"][expert]["seeds"][0])
-    for arm in config["arms"]["hyperparameters"]:
-        if arm not in ARM_NAMES:
-            raise ValueError(f"arms.hyperparameters: unknown arm {arm!r}; allowed: {', '.join(ARM_NAMES)}")
+            task_score(task)
+            for arm, inp in runs:
+                arm_hparams(task, arm, inp, config["arms"]["seeds"][0])
+                parsed = parse_input(inp)
+                if parsed[0] != "none":
+                    expert_hparams(parsed[1], task, config["experts"][parsed[1]]["seeds"][0])
+    for arm in config["arms"]["hyperparameters"] or {}:
+        try:
+            registry.arm(arm)
+        except ValueError as exc:
+            raise ValueError(f"arms.hyperparameters: {exc}") from None
     agg = config["aggregate"]
     for name in agg["experiments"]:
         if name not in EXPERIMENTS:
@@ -259,28 +301,42 @@ def check_experiments() -> None:
         missing = [t for t in agg["tasks"] if t not in EXPERIMENTS[name]]
         if missing:
             raise ValueError(f"aggregate.tasks: {missing} are not tasks of experiment {name}")
+    registry.arm(agg["baseline"])
     for task in agg["tasks"]:
         if not any((agg["baseline"], "none") in EXPERIMENTS[name][task] for name in agg["experiments"]):
-            raise ValueError(f"aggregate.baseline: {agg['baseline']!r} must be an arm without demonstrations that "
-                             f"runs on every aggregate task in aggregate.experiments; it does not run on {task}")
+            raise ValueError(f"aggregate.baseline: {agg['baseline']!r} must be an arm without an input that runs on "
+                             f"every aggregate task in aggregate.experiments; it does not run on {task}")
     for expert, block in config["demos"]["sampling"].items():
         modes = [block["mode"]] + [o.get("mode", block["mode"]) for o in (block.get("task_overrides") or {}).values()]
-        if expert == "qmix" and "stochastic" in modes:
+        if not registry.learner(expert).stochastic_policy and "stochastic" in modes:
             raise ValueError(f"demos.sampling.{expert}: {expert} has no stochastic policy; use mode epsilon_greedy")
+    for name in config["figures"]:
+        if name not in FIXED_FIGURES and name not in EXPERIMENTS:
+            raise ValueError(f"figures.{name}: no experiment of that name; experiments: {', '.join(EXPERIMENTS)}")
+    for name in EXPERIMENTS:
+        if name != "ablation" and name not in config["figures"]:
+            raise ValueError(f"experiments.{name}: give its figure's path under figures.{name}")
 
 
 check_experiments()
 
 
 # ---------------------------------------------------------------------------------------------- tables
-def table_hparams() -> dict:
-    """{algorithm: {task: resolved config}} for the hyperparameter tables: what each job on that task receives."""
-    out = {}
-    for task in config["tables"]["tasks"]:
-        for algo in BASELINES:
-            out.setdefault(algo, {})[task] = baseline_hparams(algo, task, 0)
-        dm2 = resolve(DM2Config, merged_blocks(CONFIG_SECTIONS["dm2"]), {"task": task, "demos": "(per arm)"})
-        out.setdefault("dm2", {})[task] = asdict(dm2)
-        if "qmix" in config["demos"]["sampling"]:
-            out.setdefault("qmix_demos", {})[task] = demo_sampling("qmix", task)
-    return out
+def table_hparams() -> list[dict]:
+    """The hyperparameter tables' sections, one per learner that a configured run uses (its registry rows, resolved
+    from its config blocks per task: what a job on that task receives), then the epsilon of every expert sampled
+    epsilon-greedy."""
+    learners = dict.fromkeys([*config["baseline_runs"]["algorithms"], *config["experts"],
+                              *(registry.arm(a).learner for a in USED_ARMS)])
+    sections = []
+    for name in sorted(learners, key=list(registry.LEARNERS).index):
+        entry = registry.learner(name)
+        per_input = {"demos": "(per arm)"} if "demos" in entry.config_cls.__dataclass_fields__ else {}
+        values = {task: resolve_learner(name, task, 0, per_input, "tables") for task in config["tables"]["tasks"]}
+        sections.append({"name": entry.display, "rows": entry.table_rows, "values": values})
+    for expert in config["demos"]["sampling"]:
+        values = {task: demo_sampling(expert, task) for task in config["tables"]["tasks"]}
+        if any(v["mode"] == "epsilon_greedy" for v in values.values()):
+            sections.append({"name": f"{registry.display(expert)} demonstrations",
+                             "rows": [["epsilon", "epsilon while sampled (DM² paper Table 1)"]], "values": values})
+    return sections

@@ -21,7 +21,7 @@ rule sample_demonstrations:
         seed=config["demos"]["seed"],
         greedy=config["demos"]["greedy_eval_episodes"],
     wildcard_constraints:
-        expert="|".join(BASELINES),
+        expert="|".join(EXPERT_NAMES),
         style="|".join(STYLES),
         step="[0-9]+",
     log:

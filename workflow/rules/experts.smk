@@ -1,4 +1,4 @@
-# Stage 1: learners trained from scratch. Baselines for the learning curves (IPPO, MAPPO, QMIX; one job per
+# Stage 1: learners trained from scratch. Baselines for the learning curves (baseline_runs; one job per
 # algorithm, task and seed), and the expert teams whose checkpoints give the demonstrations. A run folder holds
 # config.yaml, metrics.csv, checkpoints/step_<N>.pt, final_model.pt, train.log and resume.pt (a killed job resumes
 # from it).
@@ -11,18 +11,19 @@ rule train_baseline:
     params:
         hparams=lambda wc: json.dumps(baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed), sort_keys=True),
         run_dir=lambda wc, output: str(Path(output.metrics).parent),
+        module=lambda wc: registry.learner(wc.algo).module,
     wildcard_constraints:
-        algo="|".join(BASELINES),
+        algo="|".join(LEARNER_NAMES),
     log:
         "logs/{algo}/{backend}/{task}/seed{seed}.log",
     benchmark:
         "benchmarks/{algo}/{backend}/{task}/seed{seed}.tsv"
     threads: lambda wc: baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed)["torch_threads"]
     resources:
-        mem_mb=lambda wc: mem_mb(baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed)),
-        runtime=lambda wc: runtime_min(baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed)),
+        mem_mb=lambda wc: job_resources(wc.algo, baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed))[0],
+        runtime=lambda wc: job_resources(wc.algo, baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed))[1],
     shell:
-        "{PYTHON} -m algorithms.{wildcards.algo} --run-dir {params.run_dir} --restart-if-changed --no-progress "
+        "{PYTHON} -m {params.module} --run-dir {params.run_dir} --restart-if-changed --no-progress "
         "--set-json '{params.hparams}' > {log} 2>&1"
 
 
@@ -33,16 +34,17 @@ rule train_expert:
     params:
         hparams=lambda wc: json.dumps(expert_hparams(wc.expert, f"{wc.backend}/{wc.task}", wc.seed), sort_keys=True),
         run_dir=lambda wc, output: str(Path(output.metrics).parent),
+        module=lambda wc: registry.learner(wc.expert).module,
     wildcard_constraints:
-        expert="|".join(BASELINES),
+        expert="|".join(EXPERT_NAMES),
     log:
         "logs/experts/{expert}/{backend}/{task}/seed{seed}.log",
     benchmark:
         "benchmarks/experts/{expert}/{backend}/{task}/seed{seed}.tsv"
     threads: lambda wc: expert_hparams(wc.expert, f"{wc.backend}/{wc.task}", wc.seed)["torch_threads"]
     resources:
-        mem_mb=lambda wc: mem_mb(expert_hparams(wc.expert, f"{wc.backend}/{wc.task}", wc.seed)),
-        runtime=lambda wc: runtime_min(expert_hparams(wc.expert, f"{wc.backend}/{wc.task}", wc.seed)),
+        mem_mb=lambda wc: job_resources(wc.expert, expert_hparams(wc.expert, f"{wc.backend}/{wc.task}", wc.seed))[0],
+        runtime=lambda wc: job_resources(wc.expert, expert_hparams(wc.expert, f"{wc.backend}/{wc.task}", wc.seed))[1],
     shell:
-        "{PYTHON} -m algorithms.{wildcards.expert} --run-dir {params.run_dir} --restart-if-changed --no-progress "
+        "{PYTHON} -m {params.module} --run-dir {params.run_dir} --restart-if-changed --no-progress "
         "--set-json '{params.hparams}' > {log} 2>&1"

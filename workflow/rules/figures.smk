@@ -21,22 +21,19 @@ rule plot_ablation:
         summary=config["figures"]["ablation_summary"],
     params:
         task=config["ablation"]["task"],
+        arm=config["ablation"]["arm"],
+        baseline=config["ablation"]["baseline"],
     log:
         "logs/figures/ablation.log",
     shell:
         "{PYTHON} workflow/scripts/plot_ablation.py --tables $(dirname {input.summary}) --task {params.task} "
-        "--out {output.ablation} --summary-out {output.summary} > {log} 2>&1"
+        "--arm {params.arm} --baseline {params.baseline} --out {output.ablation} --summary-out {output.summary} "
+        "> {log} 2>&1"
 
 
-# Per-task learning curves of one experiment (paper Figs. 2/4, 5, 6, 7 and the state-action ablation).
-FIGURE_TITLES = {
-    "main_results": "DM² against the baselines",
-    "gail_reward": "the GAIL reward alone (GAIL-only), the environment reward alone (IPPO), both (DM²)",
-    "bc_pretraining": "behavioural-cloning pretraining",
-    "demo_quality": "DM² with demonstrations of different quality",
-    "state_action": "discriminator on observations vs observations + actions",
-}
-for _name, _title in FIGURE_TITLES.items():
+# Per-task learning curves of every other experiment (DM² paper Figs. 2/4, 5, 6, 7, the state-action ablation,
+# MAGAIL, ...): one figure per entry of config experiments, titled by its ``title``.
+for _name in EXPERIMENT_NAMES[1:]:
 
     rule:
         name:
@@ -46,11 +43,11 @@ for _name, _title in FIGURE_TITLES.items():
         output:
             config["figures"][_name],
         params:
-            title=_title,
+            title=config["experiments"][_name]["title"],
         log:
             f"logs/figures/{_name}.log",
         shell:
-            "{PYTHON} workflow/scripts/plot_experiment.py --title '{params.title}' --out {output} {input} > {log} 2>&1"
+            "{PYTHON} workflow/scripts/plot_experiment.py --title {params.title:q} --out {output} {input} > {log} 2>&1"
 
 
 rule plot_aggregate:

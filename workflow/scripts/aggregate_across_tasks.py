@@ -1,14 +1,17 @@
 """Aggregate arms across tasks with rliable (Agarwal et al. 2021), as the paper-style summary of all maps: per arm,
-the IQM, mean, median and optimality gap (distance below a win rate of 1) of the final test win rate with 95%
+the IQM, mean, median and optimality gap (distance below a normalised score of 1) of the final score with 95%
 stratified-bootstrap CIs (runs resampled within each task), the probability of improvement over a baseline arm,
-and score distributions (performance profiles: the fraction of runs whose final win rate exceeds tau).
+and score distributions (performance profiles: the fraction of runs whose final score exceeds tau). Each task's score
+is its declared metric normalised by its fixed bounds (``--score``, as in aggregate_runs.py), so tasks with wins and
+tasks without aggregate on one scale that does not depend on the arms present.
 
 An arm enters only if it ran on every task given, with the same number of runs on each. An arm whose
 demonstrations come from a different expert checkpoint on each task (``step_overrides``) is one arm here, labelled
 "demos at per-map checkpoints".
 
     python workflow/scripts/aggregate_across_tasks.py --out-dir results/experiments/aggregate --reps 2000 --seed 0 \\
-        --final-window 3 --baseline ippo results/arms/smax/*/*/*/seed*
+        --final-window 3 --baseline ippo --score smax/3m=test_win_rate:0:1 --score smax/3s_vs_4z=test_win_rate:0:1 \
+        results/arms/smax/*/*/*/seed*
 """
 from __future__ import annotations
 
@@ -21,8 +24,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from aggregate_runs import (ARM_NAMES, label_of, parse_demo, read_runs, score_arrays, seeded_intervals,  # noqa: E402
+from aggregate_runs import (label_of, parse_demo, read_runs, score_arrays, seeded_intervals,  # noqa: E402
                             stats_parser)
+from algorithms import registry  # noqa: E402
 from algorithms.common.runio import atomic_write_text  # noqa: E402
 
 TAUS = np.linspace(0.0, 1.0, 51)
@@ -63,15 +67,14 @@ def task_matrices(table: pd.DataFrame, final_window: int) -> tuple[dict[str, np.
 
 def main(argv=None) -> int:
     parser = stats_parser(__doc__)
-    parser.add_argument("--baseline", required=True, help="arm for the probability of improvement, e.g. ippo")
     args = parser.parse_args(argv)
     from rliable import library as rly
     from rliable import metrics
 
-    table, _ = read_runs(args.runs)
+    table, _ = read_runs(args.runs, dict(args.score))
     table = merge_per_map_steps(table)
     scores, tasks, left_out = task_matrices(table, args.final_window)
-    base = ARM_NAMES.get(args.baseline, args.baseline)
+    base = registry.display(args.baseline)
     if base not in scores:
         parser.exit(2, f"error: the baseline arm {args.baseline} did not run on every task {tasks}\n")
     if left_out:
@@ -91,7 +94,8 @@ def main(argv=None) -> int:
     arms = table.drop_duplicates("label").set_index("label")
     rows = []
     for label in scores:
-        row = {"label": label, "arm": arms.loc[label, "arm"], "demo": arms.loc[label, "demo"], "tasks": len(tasks),
+        row = {"label": label, "arm": arms.loc[label, "arm"], "execution": arms.loc[label, "execution"],
+               "demo": arms.loc[label, "demo"], "tasks": len(tasks),
                "runs_per_task": scores[label].shape[0]}
         for i, m in enumerate(METRICS):
             row[m], row[f"{m}_ci_low"], row[f"{m}_ci_high"] = point[label][i], ci[label][0, i], ci[label][1, i]
@@ -110,7 +114,7 @@ def main(argv=None) -> int:
     cols = ["label", "iqm", "iqm_ci_low", "iqm_ci_high", "optimality_gap", "optimality_gap_ci_low",
             "optimality_gap_ci_high", "poi_vs_baseline", "poi_ci_low", "poi_ci_high"]
     summary[cols].to_latex(buf, index=False, float_format="%.3f", label="tab:aggregate",
-                           caption=f"Final test win rate across {len(tasks)} tasks ({', '.join(tasks)}), "
+                           caption=f"Final normalised score across {len(tasks)} tasks ({', '.join(tasks)}), "
                                    f"{summary.runs_per_task.min()} runs per task: IQM and optimality gap with 95% "
                                    f"stratified-bootstrap CIs ({args.reps} resamples); PoI = probability of "
                                    f"improvement over {base}.")

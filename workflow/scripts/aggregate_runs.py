@@ -1,10 +1,12 @@
-"""Aggregate one experiment's runs on one task with rliable: per arm, IQM of the final test win rate and of the
-area under the win-rate curve with stratified-bootstrap 95% CIs, probability of improvement over IPPO, and
-sample-efficiency curves (IQM with CI at every evaluation). Writes a tidy long table of every evaluation and the
-tables as CSV and LaTeX.
+"""Aggregate one experiment's runs on one task with rliable: per arm, IQM of the final score and of the area under
+the score curve with stratified-bootstrap 95% CIs, probability of improvement over a baseline arm, and
+sample-efficiency curves (IQM with CI at every evaluation). The score is the task's declared metric (SMAX: greedy
+test win rate; MPE: greedy test return) normalised by fixed bounds, (score - random) / (reference - random), given
+with ``--score TASK=METRIC:RANDOM:REFERENCE`` (the workflow passes config ``scores``); never by the arms present.
+Writes a tidy long table of every evaluation and the tables as CSV and LaTeX.
 
     python workflow/scripts/aggregate_runs.py --out-dir results/experiments/ablation/smax/3m --reps 2000 --seed 0 \
-        --final-window 3 results/arms/smax/3m/*/*/seed*
+        --final-window 3 --baseline ippo --score smax/3m=test_win_rate:0:1 results/arms/smax/3m/*/*/seed*
 """
 from __future__ import annotations
 
@@ -19,19 +21,33 @@ import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from algorithms import registry  # noqa: E402
 from algorithms.common.runio import atomic_write_text  # noqa: E402
 from algorithms.demos import STYLE_NAMES  # noqa: E402
 
 
-ARM_NAMES = {"ippo": "IPPO", "mappo": "MAPPO", "qmix": "QMIX", "dm2": "DM²", "gail_only": "GAIL-only",
-             "dm2_sil": "DM²+SIL", "bc_ippo": "BC+IPPO", "bc_dm2": "BC+DM²", "dm2_state_action": "DM² state-action D"}
+def parse_demo(run_input: str) -> tuple[str, str, int]:
+    """A run folder's input id -> (expert learner, style, checkpoint step): demos-<expert>-<style>-<N>, or for an
+    expert checkpoint expert-<learner>-<N> (style "")."""
+    kind, *rest = run_input.split("-")
+    if kind == "demos":
+        return rest[0], rest[1], int(rest[2])
+    if kind == "expert":
+        return rest[0], "", int(rest[1])
+    raise ValueError(f"{run_input!r} is not a demonstrations or expert input id")
 
 
-def parse_demo(demo: str) -> tuple[str, str, int]:
-    """A run folder's demonstrations id, <expert>_<style>_step<N> -> (expert algorithm, style, checkpoint step)."""
-    expert, rest = demo.split("_", 1)
-    style, step = rest.rsplit("_step", 1)
-    return expert, style, int(step)
+def parse_score(text: str) -> tuple[str, tuple[str, float, float]]:
+    """TASK=METRIC:RANDOM:REFERENCE -> (task, (metric, random, reference))."""
+    try:
+        task, rest = text.split("=", 1)
+        metric, low, high = rest.rsplit(":", 2)
+        bounds = (metric, float(low), float(high))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--score {text!r}: expected TASK=METRIC:RANDOM:REFERENCE") from None
+    if bounds[1] == bounds[2]:
+        raise argparse.ArgumentTypeError(f"--score {text!r}: random and reference must differ")
+    return task, bounds
 
 
 def steps_text(step: int) -> str:
@@ -39,30 +55,39 @@ def steps_text(step: int) -> str:
 
 
 def label_of(arm: str, demo: str, at: str | None = None) -> str:
-    """An arm's name in tables and figures; ``at`` replaces the demonstrations' checkpoint step."""
-    name = ARM_NAMES.get(arm, arm)
+    """An arm's name in tables and figures; ``at`` replaces the input's checkpoint step."""
+    name = registry.display(arm)
     if demo == "none":
         return name
     expert, style, step = parse_demo(demo)
     at = at or steps_text(step)
-    return f"{name} ({ARM_NAMES.get(expert, expert)} demos at {at}; {STYLE_NAMES.get(style, style)})"
+    if not style:
+        return f"{name} ({registry.display(expert)} expert at {at})"
+    return f"{name} ({registry.display(expert)} demos at {at}; {STYLE_NAMES.get(style, style)})"
 
 
-def read_runs(run_dirs: list[Path]) -> tuple[pd.DataFrame, dict]:
-    """Every evaluation of every run (task, arm, demo, label, seed, env steps, test win rate), and the
-    demonstrations' metadata per demo id."""
+def read_runs(run_dirs: list[Path], scores: dict[str, tuple[str, float, float]]) -> tuple[pd.DataFrame, dict]:
+    """Every evaluation of every run (task, arm, input, label, execution mode, seed, env steps, raw and normalised
+    score), and the demonstrations' metadata per input id. ``scores``: task -> (metric, random, reference)."""
     rows, demo_meta = [], {}
     for run in run_dirs:
         meta = yaml.safe_load((run / "config.yaml").read_text())
-        arm = meta["algorithm"]  # the learner variant: ippo, dm2, gail_only, dm2_sil, bc_ippo, ...
+        arm = meta.get("arm") or meta["algorithm"]
         demo = run.parent.name
+        task = meta["config"]["task"]
+        if task not in scores:
+            raise ValueError(f"{run}: task {task} has no --score (its metric and bounds); given: {sorted(scores)}")
+        metric, low, high = scores[task]
         df = pd.read_csv(run / "metrics.csv")
         if "demonstrations" in meta:
             demo_meta[demo] = meta["demonstrations"]
+        execution = registry.ARMS[arm].mode if arm in registry.ARMS else ""
         for i, r in enumerate(df.itertuples()):
-            rows.append({"task": meta["config"]["task"], "arm": arm, "demo": demo, "label": label_of(arm, demo),
-                         "seed": meta["config"]["seed"], "eval_index": i, "env_steps": r.env_steps,
-                         "test_win_rate": r.test_win_rate})
+            raw = getattr(r, metric)
+            rows.append({"task": task, "arm": arm, "demo": demo, "label": label_of(arm, demo),
+                         "execution": execution, "seed": meta["config"]["seed"], "eval_index": i,
+                         "env_steps": r.env_steps, "metric": metric, "raw_score": raw,
+                         "score": (raw - low) / (high - low)})
     table = pd.DataFrame(rows)
     twice = table[table.eval_index == 0].duplicated(["task", "label", "seed"])
     if twice.any():
@@ -92,9 +117,9 @@ def score_arrays(table: pd.DataFrame, final_window: int):
     for label, g in table.groupby("label", sort=False):
         n_points = g.groupby("seed").eval_index.max().min() + 1
         g = g[g.eval_index < n_points]
-        curves = np.stack([s.sort_values("eval_index").test_win_rate.to_numpy() for _, s in g.groupby("seed")])
+        curves = np.stack([s.sort_values("eval_index").score.to_numpy() for _, s in g.groupby("seed")])
         final = curves[:, -final_window:].mean(1)
-        auc = curves.mean(1)  # normalised area under the win-rate curve
+        auc = curves.mean(1)  # area under the normalised score curve, per unit of training
         steps = g.groupby("eval_index").env_steps.median().to_numpy()
         out[label] = (final[:, None], auc[:, None], curves[:, None, :], steps)
     return out
@@ -107,6 +132,9 @@ def stats_parser(doc: str) -> argparse.ArgumentParser:
     parser.add_argument("--reps", type=int, required=True, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, required=True, help="numpy's global seed before every rliable call")
     parser.add_argument("--final-window", type=int, required=True, help="final score = mean of the last N evals")
+    parser.add_argument("--baseline", required=True, help="the arm of the probability of improvement, e.g. ippo")
+    parser.add_argument("--score", type=parse_score, action="append", required=True,
+                        help="TASK=METRIC:RANDOM:REFERENCE, once per task: its score and fixed bounds")
     parser.add_argument("runs", type=Path, nargs="+", help="run folders (config.yaml, metrics.csv)")
     return parser
 
@@ -115,8 +143,9 @@ def main(argv=None) -> int:
     args = stats_parser(__doc__).parse_args(argv)
     from rliable import metrics
 
-    table, demo_meta = read_runs(args.runs)
+    table, demo_meta = read_runs(args.runs, dict(args.score))
     scores = score_arrays(table, args.final_window)
+    base = registry.display(args.baseline)
     iqm = lambda x: np.array([metrics.aggregate_iqm(x)])  # noqa: E731
 
     def interval(data: dict, func):
@@ -124,8 +153,8 @@ def main(argv=None) -> int:
 
     p_final, ci_final = interval({k: v[0] for k, v in scores.items()}, iqm)
     p_auc, ci_auc = interval({k: v[1] for k, v in scores.items()}, iqm)
-    pairs = ({f"{k},IPPO": (v[0], scores["IPPO"][0]) for k, v in scores.items() if k != "IPPO"}
-             if "IPPO" in scores else {})  # an experiment without IPPO (the quality sweep) has no PoI column
+    pairs = ({f"{k},{base}": (v[0], scores[base][0]) for k, v in scores.items() if k != base}
+             if base in scores else {})  # an experiment without the baseline (the quality sweep) has no PoI column
     p_poi, ci_poi = interval(pairs, metrics.probability_of_improvement) if pairs else ({}, {})
     curve_fn = lambda x: np.array([metrics.aggregate_iqm(x[..., j]) for j in range(x.shape[-1])])  # noqa: E731
     p_curve, ci_curve = interval({k: v[2] for k, v in scores.items()}, curve_fn)
@@ -137,37 +166,38 @@ def main(argv=None) -> int:
     for label in scores:
         first = table[table.label == label].iloc[0]
         meta = demo_meta.get(first.demo, {})
-        poi_key = f"{label},IPPO"
+        poi_key = f"{label},{base}"
         expert, style, step = parse_demo(first.demo) if first.demo != "none" else ("", "", np.nan)
         summary.append({
-            "task": first.task, "label": label, "arm": first.arm, "demo": first.demo, "demo_expert": expert,
-            "demo_style": style, "demo_step": step, "runs": len(scores[label][0]),
-            "iqm_final_win_rate": p_final[label][0], "final_ci_low": ci_final[label][0, 0],
+            "task": first.task, "label": label, "arm": first.arm, "execution": first.execution, "demo": first.demo,
+            "demo_expert": expert, "demo_style": style, "demo_step": step, "runs": len(scores[label][0]),
+            "metric": first.metric, "iqm_final_score": p_final[label][0], "final_ci_low": ci_final[label][0, 0],
             "final_ci_high": ci_final[label][1, 0],
             "iqm_auc": p_auc[label][0], "auc_ci_low": ci_auc[label][0, 0], "auc_ci_high": ci_auc[label][1, 0],
-            "poi_vs_ippo": p_poi[poi_key][0] if poi_key in p_poi else np.nan,
+            "baseline": base, "poi_vs_baseline": p_poi[poi_key][0] if poi_key in p_poi else np.nan,
             "poi_ci_low": ci_poi[poi_key][0, 0] if poi_key in ci_poi else np.nan,
             "poi_ci_high": ci_poi[poi_key][1, 0] if poi_key in ci_poi else np.nan,
             "demo_expert_greedy_win_rate": meta.get("expert_greedy_win_rate", np.nan),
             "demo_sampled_win_rate": meta.get("sampled_win_rate", np.nan),
         })
         for j, step in enumerate(scores[label][3]):
-            curves.append({"label": label, "eval_index": j, "env_steps": step, "iqm_win_rate": p_curve[label][j],
+            curves.append({"label": label, "eval_index": j, "env_steps": step, "iqm_score": p_curve[label][j],
                            "ci_low": ci_curve[label][0, j], "ci_high": ci_curve[label][1, j]})
     summary, curves = pd.DataFrame(summary), pd.DataFrame(curves)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out_dir / "scores.csv", table.to_csv(index=False))
     atomic_write_text(args.out_dir / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(args.out_dir / "curves.csv", curves.to_csv(index=False))
-    cols = ["label", "runs", "iqm_final_win_rate", "final_ci_low", "final_ci_high", "iqm_auc", "auc_ci_low",
-            "auc_ci_high", "poi_vs_ippo", "poi_ci_low", "poi_ci_high"]
+    cols = ["label", "execution", "runs", "iqm_final_score", "final_ci_low", "final_ci_high", "iqm_auc", "auc_ci_low",
+            "auc_ci_high", "poi_vs_baseline", "poi_ci_low", "poi_ci_high"]
     buf = io.StringIO()
     summary[cols].to_latex(buf, index=False, float_format="%.3f",
                            caption=f"IQM and 95% stratified-bootstrap CIs ({args.reps} resamples); final score = mean "
-                                   f"test win rate over the last {args.final_window} evaluations; PoI = probability "
-                                   "of improvement over IPPO.", label="tab:" + str(table.task.iloc[0]).replace("/", "-"))
+                                   f"normalised {table.metric.iloc[0]} over the last {args.final_window} evaluations; "
+                                   f"PoI = probability of improvement over {base}.",
+                           label="tab:" + str(table.task.iloc[0]).replace("/", "-"))
     atomic_write_text(args.out_dir / "summary.tex", buf.getvalue())
-    print(json.dumps(summary[["label", "iqm_final_win_rate", "final_ci_low", "final_ci_high", "poi_vs_ippo"]]
+    print(json.dumps(summary[["label", "iqm_final_score", "final_ci_low", "final_ci_high", "poi_vs_baseline"]]
                      .to_dict("records"), indent=1))
     return 0
 

@@ -1,10 +1,10 @@
-"""Training throughput of IPPO, MAPPO or QMIX (joint env steps per second, learning included) on one task with the
+"""Training throughput of a registered learner (IPPO, MAPPO, QMIX, ...; joint env steps per second, learning included) on one task with the
 config's hyperparameters, next to env-only stepping speed, with a breakdown of where the time goes.
 
-    python workflow/scripts/bench_throughput.py [--algorithm ippo|mappo|qmix] [--task smax/5m_vs_6m] [--updates 6] \
+    python workflow/scripts/bench_throughput.py [--algorithm LEARNER] [--task smax/5m_vs_6m] [--updates 6] \
         [key=value ...]
 
-For QMIX an "update" is one collect of ``num_envs`` episodes plus its gradient steps, timed once the replay buffer
+For a replay learner (QMIX) an "update" is one collect of ``num_envs`` episodes plus its gradient steps, timed once the replay buffer
 holds a batch and the epsilon anneal is over (as in the bulk of a run).
 
 The last line is ``steps_per_s=<number>`` (training throughput)."""
@@ -19,10 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import envs  # noqa: E402
-from algorithms import CONFIG_SECTIONS, get_algorithm  # noqa: E402
+from algorithms import registry  # noqa: E402
 from algorithms.common.config import load_config  # noqa: E402
-
-CLASSES = {"ippo": ("IPPOConfig", "IPPO"), "mappo": ("MAPPOConfig", "MAPPO"), "qmix": ("QMIXConfig", "QMIX")}
 
 
 def env_only(task: str, num_envs: int, steps: int) -> float:
@@ -39,18 +37,17 @@ def env_only(task: str, num_envs: int, steps: int) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algorithm", default="ippo", choices=sorted(CLASSES))
+    parser.add_argument("--algorithm", default=next(iter(registry.LEARNERS)), choices=list(registry.LEARNERS), help="a registered learner")
     parser.add_argument("--task", default="smax/5m_vs_6m")
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--updates", type=int, default=6, help="timed iterations (after warm-up)")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = parser.parse_args(argv)
-    cfg_name, cls_name = CLASSES[args.algorithm]
-    module = get_algorithm(args.algorithm)
+    entry = registry.learner(args.algorithm)
     # the learner's config blocks, merged as the workflow merges them
-    cfg = load_config(getattr(module, cfg_name), args.config, [*args.overrides, f"task={args.task}"],
-                      section=",".join(CONFIG_SECTIONS[args.algorithm]))
-    algo = getattr(module, cls_name)(cfg)
+    cfg = load_config(entry.config_cls, args.config, [*args.overrides, f"task={args.task}"],
+                      section=",".join(entry.sections))
+    algo = entry.learner_cls(cfg)
     env_time = [0.0]
     real_step = algo.env.step
 
@@ -64,7 +61,7 @@ def main(argv=None) -> int:
     with cfg.autocast():
         algo.collect()
         algo.update()  # warm-up: compiles, allocator
-        if args.algorithm == "qmix":  # fill the buffer past one batch and finish the anneal, without learning
+        if hasattr(algo, "buffer"):  # replay learners: fill the buffer past one batch, finish the anneal, no learning
             algo.env_steps = max(algo.env_steps, cfg.epsilon_anneal_steps)
             while algo.buffer.size < cfg.batch_episodes:
                 algo.collect()
@@ -83,8 +80,8 @@ def main(argv=None) -> int:
     sps = steps / total
     env_sps = env_only(args.task, cfg.num_envs, steps=200)
     us = lambda x: 1e6 * x / steps  # noqa: E731
-    if args.algorithm == "qmix":
-        print(f"algorithm=qmix task={args.task} num_envs={cfg.num_envs} updates_per_episode={cfg.updates_per_episode} "
+    if hasattr(algo, "buffer"):
+        print(f"algorithm={args.algorithm} task={args.task} num_envs={cfg.num_envs} updates_per_episode={cfg.updates_per_episode} "
               f"batch_episodes={cfg.batch_episodes} torch_threads={cfg.torch_threads}")
     else:
         print(f"algorithm={args.algorithm} task={args.task} num_envs={cfg.num_envs} rollout={algo.T}x{cfg.num_envs} "

@@ -3,7 +3,8 @@ workflow's jobs receive, so a table can never disagree with what ran: one column
 matters for the comparison, as CSV and LaTeX.
 
     python workflow/scripts/hyperparameter_tables.py --out-csv T.csv --out-tex T.tex --resolved-json FILE|-
-(``--resolved-json``: {algorithm: {task: resolved config}}, written by the Snakemake rule from config/config.yaml.)
+(``--resolved-json``: [{name, rows: [[key, label], ...], values: {task: resolved config}}, ...], one section per
+learner (rows from algorithms/registry.py), written by the Snakemake rule from config/config.yaml.)
 """
 from __future__ import annotations
 
@@ -18,40 +19,18 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from algorithms.common.runio import atomic_write_text  # noqa: E402
 
-# (algorithm, key, row label): the settings shown, in order
-ROWS = [
-    ("ippo", "ppo_epochs", "PPO epochs"), ("ippo", "clip", "PPO clip (policy and value)"),
-    ("ippo", "lr", "Adam learning rate"), ("ippo", "gamma", "discount"), ("ippo", "gae_lambda", "GAE lambda"),
-    ("ippo", "entropy_coef", "entropy coefficient"), ("ippo", "num_envs", "parallel envs"),
-    ("ippo", "rollout_mode", "rollout mode"), ("ippo", "rollout_length", "rollout length (steps mode)"),
-    ("ippo", "chunk_length", "BPTT length"), ("ippo", "hidden_size", "hidden width"),
-    ("ippo", "total_env_steps", "env steps"),
-    ("dm2", "gail_coef", "GAIL reward coefficient c"), ("dm2", "gail_epochs", "discriminator steps per update"),
-    ("dm2", "gail_batch_rows", "discriminator batch rows"), ("dm2", "gail_lr", "discriminator learning rate"),
-    ("dm2", "gail_gp_lambda", "gradient penalty"), ("dm2", "demo_episodes", "demonstration episodes per agent"),
-    ("mappo", "ppo_epochs", "PPO epochs"), ("mappo", "clip", "PPO clip"), ("mappo", "num_envs", "parallel envs"),
-    ("mappo", "rollout_length", "rollout length"),
-    ("qmix", "lr", "RMSprop learning rate"), ("qmix", "batch_episodes", "batch (episodes)"),
-    ("qmix", "buffer_episodes", "replay buffer (episodes)"), ("qmix", "epsilon_anneal_steps", "epsilon anneal steps"),
-    ("qmix", "epsilon_finish", "final epsilon"), ("qmix", "target_update_episodes", "target update (episodes)"),
-    ("qmix", "updates_per_episode", "gradient steps per episode"), ("qmix", "total_env_steps", "env steps"),
-    ("qmix_demos", "epsilon", "epsilon while sampled (paper Table 1)"),
-]
-NAMES = {"ippo": "IPPO (and DM²'s PPO)", "dm2": "DM²", "mappo": "MAPPO", "qmix": "QMIX",
-         "qmix_demos": "QMIX demonstrations"}
-
-
 def cell(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def table(resolved: dict) -> pd.DataFrame:
-    tasks = list(dict.fromkeys(t for per_task in resolved.values() for t in per_task))  # config order
+def table(sections: list[dict]) -> pd.DataFrame:
+    """One row per (section, setting), one column per task."""
+    tasks = list(dict.fromkeys(t for section in sections for t in section["values"]))  # config order
     rows = []
-    for algo, key, label in ROWS:
-        if algo in resolved:
-            rows.append({"algorithm": NAMES[algo], "setting": label,
-                         **{t: cell(resolved[algo][t][key]) if t in resolved[algo] else "" for t in tasks}})
+    for section in sections:
+        for key, label in section["rows"]:
+            rows.append({"algorithm": section["name"], "setting": label,
+                         **{t: cell(section["values"][t][key]) if t in section["values"] else "" for t in tasks}})
     return pd.DataFrame(rows)
 
 

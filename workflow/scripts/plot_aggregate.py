@@ -1,6 +1,7 @@
-"""The cross-task figure (aggregate_across_tasks.py): IQM and optimality gap of the final test win rate with 95%
+"""The cross-task figure (aggregate_across_tasks.py): IQM and optimality gap of the final normalised score with 95%
 stratified-bootstrap CIs, the probability of improvement over the baseline arm, and performance profiles (the
-fraction of runs whose final win rate exceeds tau, with CI bands).
+fraction of runs whose final score exceeds tau, with CI bands). Scores are normalised by each task's fixed bounds
+(SMAX: the win rate itself).
 
     python workflow/scripts/plot_aggregate.py --summary results/experiments/aggregate/summary.csv \\
         --profiles results/experiments/aggregate/profiles.csv --tasks smax/3m smax/3s_vs_4z --baseline ippo --out figures/aggregate.pdf
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
     fig = plt.figure(figsize=(15, height + 3.6))
     grid = fig.add_gridspec(2, 3, height_ratios=[height, 3.4])
     y = list(range(len(order)))
-    for k, (col, title) in enumerate([("iqm", "IQM of the final win rate"),
+    for k, (col, title) in enumerate([("iqm", "IQM of the final normalised score"),
                                       ("optimality_gap", "optimality gap (lower is better)"),
                                       ("poi_vs_baseline", f"P(arm > {baseline})")]):
         ax = fig.add_subplot(grid[0, k])
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
                         color=colors[row.label], capsize=3)
         ax.set_yticks(y, order.label if k == 0 else [""] * len(y), fontsize=8)
         ax.set_title(title, fontsize=10)
-        ax.set_xlim(-0.02, 1.02)
+        ax.set_xlim(min(-0.02, order[lo].min() - 0.02), max(1.02, order[hi].max() + 0.02))  # MPE may leave [0, 1]
         ax.grid(alpha=0.3, axis="x")
         if col == "poi_vs_baseline":
             ax.axvline(0.5, color="grey", ls=":")
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     for label, g in profiles.groupby("label", sort=False):
         ax.plot(g.tau, g.fraction, color=colors[label], label=label, lw=1.6)
         ax.fill_between(g.tau, g.ci_low, g.ci_high, color=colors[label], alpha=0.15, lw=0)
-    ax.set_xlabel("final test win rate tau")
+    ax.set_xlabel("final normalised score tau (SMAX: test win rate)")
     ax.set_ylabel("fraction of runs with score > tau")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title("performance profiles", fontsize=10)

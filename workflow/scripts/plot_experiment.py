@@ -1,5 +1,5 @@
-"""One experiment's figure (paper Figs. 2/4, 5, 6, 7, the state-action ablation): one panel per task, the IQM test
-win rate of every arm with its 95% CI band, and dashed lines at the win rate of the demonstrations the arms learn
+"""One experiment's figure (DM² paper Figs. 2/4, 5, 6, 7, the state-action ablation, MAGAIL, MPE): one panel per
+task, the IQM of the task's normalised score (SMAX: test win rate) of every arm with its 95% CI band, and dashed lines at the win rate of the demonstrations the arms learn
 from (the sampled episodes' win rate), each in the colour of the first arm that uses them.
 
     python workflow/scripts/plot_experiment.py --title "DM² against the baselines" --out figures/main_results.pdf \\
@@ -30,22 +30,25 @@ def main(argv=None) -> int:
     n = len(tables)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
     for ax, (summary, curves) in zip(axes.flat, tables):
         drawn = set()
         for row in summary.itertuples():
             band(ax, curves[curves.label == row.label], colors[row.label], row.label)
-            if row.demo != "none" and row.demo not in drawn and np.isfinite(row.demo_sampled_win_rate):
+            if (row.demo != "none" and row.demo not in drawn and np.isfinite(row.demo_sampled_win_rate)
+                    and row.metric == "test_win_rate"):
                 drawn.add(row.demo)
                 ax.axhline(row.demo_sampled_win_rate, color=colors[row.label], ls="--", lw=1, alpha=0.8)
         ax.set_title(f"{summary.task.iloc[0]} ({int(summary.runs.min())} runs per arm)", fontsize=10)
         ax.set_xlabel("environment steps (millions)")
-        ax.set_ylim(-0.02, 1.02)
+        metric = summary.metric.iloc[0]
+        ax.set_ylabel(("test win rate" if metric == "test_win_rate" else f"{metric}, normalised: random 0, "
+                       "reference 1") + " (IQM, 95% CI)", fontsize=9)
+        if metric == "test_win_rate":
+            ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
     for ax in axes.flat[n:]:
         ax.axis("off")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("test win rate (IQM, 95% CI)")
     handles, labels = {}, []
     for ax in axes.flat[:n]:
         for h, label in zip(*ax.get_legend_handles_labels()):

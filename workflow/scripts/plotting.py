@@ -32,5 +32,5 @@ def save(fig, path: Path) -> None:
 def band(ax, curve, color, label, **kw) -> None:
     """An IQM curve with its CI band (curves.csv rows of one label)."""
     x = curve.env_steps / 1e6
-    ax.plot(x, curve.iqm_win_rate, color=color, label=label, lw=1.8, **kw)
+    ax.plot(x, curve.iqm_score, color=color, label=label, lw=1.8, **kw)
     ax.fill_between(x, curve.ci_low, curve.ci_high, color=color, alpha=0.18, lw=0)

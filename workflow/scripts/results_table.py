@@ -1,4 +1,4 @@
-"""The results table: IQM of the final test win rate with its 95% CI for every arm on every task, from the
+"""The results table: IQM of the final normalised score with its 95% CI for every arm on every task, from the
 per-experiment summaries (aggregate_runs.py). An arm that several experiments share is one row (the same runs).
 
     python workflow/scripts/results_table.py --out-csv results/tables/results.csv --out-tex results/tables/results.tex \\
@@ -33,14 +33,15 @@ def main(argv=None) -> int:
     used_in = every.groupby(["task", "label"], sort=False).experiment.agg(lambda s: " ".join(dict.fromkeys(s)))
     table = every.drop_duplicates(["task", "label"]).set_index(["task", "label"])
     table["experiments"] = used_in
-    table = table.reset_index()[["task", "label", "arm", "demo", "runs", "iqm_final_win_rate", "final_ci_low",
-                                 "final_ci_high", "iqm_auc", "poi_vs_ippo", "demo_sampled_win_rate", "experiments"]]
+    table = table.reset_index()[["task", "label", "arm", "demo", "runs", "execution", "metric", "iqm_final_score",
+                                 "final_ci_low", "final_ci_high", "iqm_auc", "poi_vs_baseline", "demo_sampled_win_rate", "experiments"]]
     atomic_write_text(args.out_csv, table.to_csv(index=False))
-    cell = table.apply(lambda r: f"{r.iqm_final_win_rate:.2f} [{r.final_ci_low:.2f}, {r.final_ci_high:.2f}]", axis=1)
+    cell = table.apply(lambda r: f"{r.iqm_final_score:.2f} [{r.final_ci_low:.2f}, {r.final_ci_high:.2f}]", axis=1)
     wide = table.assign(cell=cell).pivot(index="label", columns="task", values="cell")
     wide = wide.reindex(index=list(dict.fromkeys(table.label)), columns=list(dict.fromkeys(table.task))).fillna("--")
     buf = io.StringIO()
-    wide.to_latex(buf, caption=f"IQM of the final test win rate and its 95% stratified-bootstrap CI, "
+    wide.to_latex(buf, caption=f"IQM of the final normalised score (SMAX: test win rate; MPE: test return "
+                               f"normalised by fixed bounds) and its 95% stratified-bootstrap CI, "
                                f"{int(table.runs.min())} runs per arm and task.", label="tab:results")
     atomic_write_text(args.out_tex, buf.getvalue())
     print(wide.to_string())

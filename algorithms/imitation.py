@@ -1,13 +1,19 @@
-"""DM² (Wang et al., AAAI 2023): independent PPO agents whose reward mixes the team reward with a GAIL
-distribution-matching reward from their own discriminator, trained on that agent's state-only expert
-demonstrations. The paper's variants are settings of the same learner (``ARMS``): GAIL-only (``reward: gail``),
-DM² + self-imitation (``gail_expert: self``), BC pretraining then IPPO or DM² (``bc_pretrain``), and the
-state-action discriminator (``gail_input: obs_action``).
+"""Adversarial imitation on a PPO generator: independent PPO agents (IPPO's networks and update) whose reward is the
+team reward, an imitation reward from a discriminator, or both. The arms of ``algorithms/registry.py`` are settings of
+this learner: generator (IPPO) × discriminator (``gail_discriminator``) × expert source (``gail_expert``) × reward
+(``reward``, ``gail_reward_transform``); the shared pieces live in ``algorithms/common/imitation.py``.
 
-Per PPO update and per agent (all agents at once, stacked, nothing shared): train the agent's discriminator for
-``gail_epochs`` steps on its expert rows against its rows of the current rollout (policy), only on steps where it
-was alive; then r_i = r_env + gail_coef * logit D_i(o_i) on its living steps (no D reward on padding or after death);
-then the IPPO update with these rewards.
+- DM² (Wang et al., AAAI 2023): per-agent discriminators on each agent's own observation, trained on that agent's
+  state-only demonstrations; r_i = r_env + gail_coef * logit D_i(o_i). Its paper's variants: GAIL-only
+  (``reward: gail``), DM² + self-imitation (``gail_expert: self``), BC pretraining then IPPO or DM²
+  (``bc_pretrain``), the state-action discriminator (``gail_input: obs_action``).
+- MAGAIL (Song et al. 2018) with its three discriminators on (o_k, a_k): per-agent (``per_agent``), joint with one
+  logit per agent (``joint``), joint with one team logit (``joint_single``); BCE, reward 2σ(logit) - 1, pure
+  imitation by default. The original generator is MACK (ACKTR with centralised critics): here it is IPPO's PPO.
+
+Per PPO update: train the discriminator for ``gail_epochs`` steps on expert rows against the current rollout's rows
+(living steps only), then reward the rollout's living steps (no imitation reward on padding or after death), then the
+IPPO update with these rewards.
 
 Self-imitation (SIL; the reference code's ``gail_sil``): the expert rows come from a bounded priority store of the
 agent's own finished training episodes ranked by discounted team return (capacity 1024, the lowest dropped when
@@ -15,14 +21,14 @@ full; ties broken by insertion order, seeded: the reference's sampling was unsee
 return, the same for every agent, so one store holds each episode once and agent i's discriminator reads agent i's
 rows of it only. Episodes enter the store when collected, before the discriminator trains (as in the reference).
 
-BC pretraining (not in the reference code; paper App. B; recipe assumed, see ``behaviour_cloning``): before any env
+BC pretraining (not in the reference code; DM² paper App. B; recipe assumed, see ``behaviour_cloning``): before any env
 interaction each agent's actor minimises the NLL of its demonstrated actions on its demonstrated observations.
 
-    python -m algorithms.dm2 --config config/config.yaml --section ippo,dm2 --run-dir RUN task=smax/3m demos=FILE.npz
+    python -m algorithms.imitation --arm dm2 --config config/config.yaml --section ippo,imitation --run-dir RUN \
+        task=smax/3m demos=FILE.npz
 """
 from __future__ import annotations
 
-import heapq
 import sys
 from dataclasses import dataclass
 from typing import Literal
@@ -31,45 +37,44 @@ import torch
 import torch.nn.functional as F
 
 import envs
+from algorithms import registry
 from algorithms.common import trainer
-from algorithms.common.config import _f, check
-from algorithms.common.discriminator import Discriminators, discriminator_loss, gail_reward, sample_rows
+from algorithms.common.config import ConfigError, _f, check
+from algorithms.common.imitation import (DISC_STATS, AdversarialReward, DiscriminatorKind, ImitationError,
+                                         RewardTransform, SelfImitationStore, agent_pools, joint_rows,
+                                         one_hot_features)
 from algorithms.demos import Demonstrations, load_demos
-from algorithms.ippo import IPPO, PPO_STATS, IPPOConfig
+from algorithms.ippo import IPPO, PPO_STATS, IPPOConfig, ppo_resources
+from algorithms.ippo import acting_policy as ippo_acting_policy
 
-DISC_STATS = ["disc_bce", "disc_gp", "disc_expert_acc", "disc_policy_acc", "gail_reward_mean"]
-
-# The paper's arms as settings of this learner (the keys not named keep their defaults).
-ARMS = {
-    "dm2": {},
-    "gail_only": {"reward": "gail"},
-    "dm2_sil": {"gail_expert": "self"},
-    "bc_ippo": {"reward": "env", "bc_pretrain": True},
-    "bc_dm2": {"bc_pretrain": True},
-    "dm2_state_action": {"gail_input": "obs_action"},
-}
-VARIANT_KEYS = ("reward", "gail_expert", "bc_pretrain", "gail_input")
+LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
 
 
 @dataclass(frozen=True)
-class DM2Config(IPPOConfig):
+class ImitationConfig(IPPOConfig):
     reward: Literal["mixed", "gail", "env"] = _f(
-        "mixed", "mixed: r_env + gail_coef * r_D (DM²); gail: r_D alone (GAIL-only); env: r_env alone (BC + IPPO)")
+        "mixed", "mixed: r_env + gail_coef * r_D (DM²); gail: r_D alone (GAIL-only, MAGAIL); env: r_env alone "
+                 "(BC + IPPO)")
     gail_expert: Literal["demos", "self"] = _f(
         "demos", "the discriminator's expert rows: demos (the demonstration file) or self (self-imitation: the "
                  "agent's own best episodes so far)")
+    gail_discriminator: DiscriminatorKind = _f(
+        "per_agent", "per_agent: one MLP per agent on its own input (DM², MAGAIL decentralized); joint: one MLP on "
+                     "all agents' inputs with a logit per agent (MAGAIL centralized); joint_single: one team logit "
+                     "(MAGAIL single). Joint ones need concurrent demonstrations")
     demos: str = _f("", "demonstration file (.npz from sample_demonstrations); its task must match")
-    demo_episodes: int = _f(1000, "use the first N episodes of the demonstration file (paper: 1000)")
-    gail_coef: float = _f(0.3, "c in r_env + c * r_D (paper Table 2: per map)")
-    gail_epochs: int = _f(120, "discriminator steps per PPO update (paper: 120)")
-    gail_batch_rows: int = _f(1024, "expert rows and policy rows per discriminator step, per agent")
-    gail_lr: float = _f(1e-3, "discriminator Adam learning rate (paper: PyTorch default 1e-3)")
-    gail_gp_lambda: float = _f(10.0, "gradient-penalty weight")
+    demo_episodes: int = _f(1000, "use the first N episodes of the demonstration file (DM² paper: 1000)")
+    gail_coef: float = _f(0.3, "c in r_env + c * r_D (DM² paper Table 2: per map)")
+    gail_epochs: int = _f(120, "discriminator steps per PPO update (DM² paper: 120)")
+    gail_batch_rows: int = _f(1024, "expert rows and policy rows per discriminator step (per agent, or joint rows)")
+    gail_lr: float = _f(1e-3, "discriminator Adam learning rate (DM² paper: PyTorch default 1e-3)")
+    gail_gp_lambda: float = _f(10.0, "gradient-penalty weight (0 = plain BCE, as MAGAIL)")
     gail_hidden: int = _f(64, "discriminator width (two tanh layers)")
-    gail_reward_transform: Literal["logit", "softplus", "log_d"] = _f(
-        "logit", "r_D: logit = log D - log(1-D) (reference code), softplus = -log(1-D), log_d = log D")
-    gail_input: Literal["obs", "obs_action"] = _f("obs", "discriminator input: observation (state-only, the paper) "
-                                                        "or observation + one-hot action (ablation)")
+    gail_reward_transform: RewardTransform = _f(
+        "logit", "r_D: logit = log D - log(1-D) (DM² reference code), softplus = -log(1-D), log_d = log D, "
+                 "two_sigmoid_minus_one = 2D - 1 (MAGAIL)")
+    gail_input: Literal["obs", "obs_action"] = _f("obs", "discriminator input: observation (state-only, DM²) "
+                                                        "or observation + one-hot action (MAGAIL, DM² ablation)")
     sil_capacity: int = _f(1024, "self-imitation: episodes kept in the priority store (reference: 1024)")
     sil_gamma: float = _f(0.99, "self-imitation: discount of the return that ranks episodes (reference: 0.99)")
     bc_pretrain: bool = _f(False, "behavioural cloning of each agent's actor on its demonstrations before training")
@@ -81,9 +86,12 @@ class DM2Config(IPPOConfig):
     def validate(self) -> None:
         super().validate()
         check(not self.needs_demos or bool(self.demos),
-              "demos: a demonstration file is required for DM² (unless gail_expert: self without BC)")
+              "demos: a demonstration file is required (unless gail_expert: self without BC)")
         check(self.reward != "env" or self.bc_pretrain,
               "reward: env without bc_pretrain is plain IPPO: use algorithms.ippo")
+        check(self.gail_expert == "demos" or self.gail_discriminator == "per_agent",
+              f"gail_discriminator: {self.gail_discriminator} needs joint demonstration rows; self-imitation "
+              "(gail_expert: self) keeps per-agent rows only: use per_agent")
         for name in ["demo_episodes", "gail_epochs", "gail_batch_rows", "gail_hidden", "sil_capacity", "bc_epochs",
                      "bc_batch_episodes"]:
             check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
@@ -102,54 +110,27 @@ class DM2Config(IPPOConfig):
     def uses_discriminator(self) -> bool:
         return self.reward != "env"
 
-
-def arm_of(cfg: DM2Config) -> str:
-    """The name of the arm a config runs (``ARMS``); a combination that is none of them is named by its keys."""
-    defaults = DM2Config.__dataclass_fields__
-    variant = {k: getattr(cfg, k) for k in VARIANT_KEYS if getattr(cfg, k) != defaults[k].default}
-    for name, keys in ARMS.items():
-        if keys == variant:
-            return name
-    return "dm2_" + "_".join(f"{k}-{v}" for k, v in variant.items())
-
-
-class SelfImitationStore:
-    """The agent's own best finished episodes, ranked by discounted return: a min-heap of (return, insertion
-    counter, per-agent rows); when full, a new episode replaces the lowest-ranked one if it ranks higher."""
-
-    def __init__(self, capacity: int):
-        self.capacity, self.heap, self.counter = capacity, [], 0
-        self._pools = None
-
-    def push(self, discounted_return: float, rows: list[torch.Tensor]) -> None:
-        item = (discounted_return, self.counter, rows)
-        self.counter += 1
-        if len(self.heap) < self.capacity:
-            heapq.heappush(self.heap, item)
-        elif item[:2] > self.heap[0][:2]:
-            heapq.heapreplace(self.heap, item)
-        else:
-            return
-        self._pools = None
-
-    def pools(self) -> list[torch.Tensor]:
-        """Per agent, every stored row [n_k, in] (empty before the first episode ends)."""
-        if self._pools is None:
-            self._pools = [torch.cat([rows[k] for _, _, rows in self.heap]) for k in range(len(self.heap[0][2]))]
-        return self._pools
-
-    def __len__(self) -> int:
-        return len(self.heap)
-
-    def state_dict(self) -> dict:
-        return {"heap": list(self.heap), "counter": self.counter}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.heap, self.counter, self._pools = list(state["heap"]), state["counter"], None
-        heapq.heapify(self.heap)
+    def unused_keys(self) -> list[str]:
+        """The settings this run never reads: the workflow sends them at their defaults, so changing one in the
+        config reruns only the arms that use it."""
+        keys = []
+        if not self.uses_discriminator:  # BC + IPPO: no discriminator
+            keys += [k for k in self.__dataclass_fields__ if k.startswith("gail_") and k != "gail_expert"]
+        elif self.reward == "gail":  # r_D alone: the mixing coefficient plays no part
+            keys.append("gail_coef")
+        if self.gail_expert != "self":
+            keys += ["sil_capacity", "sil_gamma"]
+        if not self.bc_pretrain:
+            keys += ["bc_epochs", "bc_lr", "bc_batch_episodes", "bc_holdout"]
+        if not self.needs_demos:
+            keys.append("demo_episodes")
+        return keys
 
 
-def behaviour_cloning(net, demos: Demonstrations, cfg: DM2Config, gen: torch.Generator) -> dict:
+resources = ppo_resources  # the PPO generator's memory and runtime (the discriminator is small)
+
+
+def behaviour_cloning(net, demos: Demonstrations, cfg: "ImitationConfig", gen: torch.Generator) -> dict:
     """Pretrain each agent's actor by maximum likelihood of its demonstrated actions. Recipe (assumed; the paper
     specifies none): the first ``demo_episodes`` episodes, ``bc_holdout`` of them held out; Adam(bc_lr) on the actors
     only (critics are untouched: their gradient is zero), ``bc_epochs`` passes of ``bc_batch_episodes`` whole
@@ -194,8 +175,10 @@ def behaviour_cloning(net, demos: Demonstrations, cfg: DM2Config, gen: torch.Gen
     return {"bc_epochs": cfg.bc_epochs, "bc_holdout_nll": float(hold_nll.mean()), "bc_holdout_accuracy": float(hold_acc)}
 
 
-class DM2(IPPO):
-    def __init__(self, cfg: DM2Config):
+class AdversarialImitation(IPPO):
+    name = LEARNER.name
+
+    def __init__(self, cfg: ImitationConfig):
         # Demonstrations first: a wrong file fails before envs are built or anything is trained.
         spec = envs.task_spec(cfg.task)
         demos = None
@@ -205,20 +188,25 @@ class DM2(IPPO):
             check(cfg.demo_episodes <= n_demo,
                   f"demo_episodes {cfg.demo_episodes} exceeds the {n_demo} episodes in {cfg.demos}")
         super().__init__(cfg)
-        self.name = arm_of(cfg)  # recorded as the run's algorithm: dm2, gail_only, dm2_sil, bc_ippo, ...
         K = spec.n_agents
         self.update_stats = PPO_STATS + (DISC_STATS if cfg.uses_discriminator else [])
         self.run_metadata = {}
         if demos is not None:  # recorded in the run's config.yaml: which demonstrations, of what quality
             self.run_metadata["demonstrations"] = {k: v for k, v in demos.metadata.items()
                                                    if k not in ("expert_greedy_win_rates",)}
+        self.features = one_hot_features(spec.n_actions, cfg.gail_input == "obs_action")
         if cfg.uses_discriminator:
             in_dim = spec.obs_dim + (spec.n_actions if cfg.gail_input == "obs_action" else 0)
-            self.disc = Discriminators(K, in_dim, cfg.gail_hidden)
-            self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.gail_lr)
+            self.imitation = AdversarialReward(cfg.gail_discriminator, K, in_dim, cfg.gail_hidden, cfg.gail_lr,
+                                               cfg.gail_gp_lambda, cfg.gail_reward_transform, cfg.gail_epochs,
+                                               cfg.gail_batch_rows, self.gen)
             if cfg.gail_expert == "demos":
-                self.expert_pools = [self._disc_input(*map(torch.as_tensor, self._demo_rows(demos, k)))
-                                     for k in range(K)]
+                try:
+                    self.expert = (agent_pools(demos, cfg.demo_episodes, self.features)
+                                   if cfg.gail_discriminator == "per_agent"
+                                   else joint_rows(demos, cfg.demo_episodes, self.features))
+                except ImitationError as exc:
+                    raise ConfigError(f"demos: {exc}") from None
             else:
                 self.sil = SelfImitationStore(cfg.sil_capacity)
                 self.partial = [[] for _ in range(cfg.num_envs)]  # per env: the unfinished episode's pieces
@@ -226,15 +214,9 @@ class DM2(IPPO):
         if cfg.bc_pretrain:
             self.run_metadata["behaviour_cloning"] = behaviour_cloning(self.net, demos, cfg, self.gen)
 
-    def _demo_rows(self, demos, k):
-        sl = slice(0, self.cfg.demo_episodes)
-        mask = demos.alive[sl, :, k]
-        return demos.obs[sl, :, k][mask], demos.actions[sl, :, k][mask].astype("int64")
-
-    def _disc_input(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        if self.cfg.gail_input == "obs":
-            return obs.float()
-        return torch.cat([obs.float(), F.one_hot(actions.long(), self.spec.n_actions).float()], -1)
+    @property
+    def disc(self):
+        return self.imitation.disc
 
     def _store_finished_episodes(self, x: torch.Tensor) -> None:
         """Self-imitation: cut this rollout into each env's episodes (pieces of an episode that began in an earlier
@@ -261,39 +243,27 @@ class DM2(IPPO):
         team = buf.rewards.unsqueeze(-1).expand(-1, -1, K)
         if not cfg.uses_discriminator:  # BC-pretrained IPPO
             return self.ppo_update(team)
+        # THE REWARD HOOK: between collection and advantages
         decided = buf.valid.unsqueeze(-1) & buf.alive  # [T, N, K]
-        x = self._disc_input(buf.obs, buf.actions)  # [T, N, K, in]
+        x = self.features(buf.obs, buf.actions)  # [T, N, K, in]
         extra = {}
         if cfg.gail_expert == "self":
             self._store_finished_episodes(x)
-            extra = {"sil_episodes": len(self.sil), "sil_min_return": self.sil.heap[0][0] if len(self.sil) else float("nan")}
-        expert_pools = self.expert_pools if cfg.gail_expert == "demos" else (self.sil.pools() if len(self.sil) else None)
-        if expert_pools is None:  # self-imitation before any episode has finished: nothing to imitate yet
+            extra = {"sil_episodes": len(self.sil),
+                     "sil_min_return": self.sil.heap[0][0] if len(self.sil) else float("nan")}
+        expert = self.expert if cfg.gail_expert == "demos" else (self.sil.pools() if len(self.sil) else None)
+        if expert is None:  # self-imitation before any episode has finished: nothing to imitate yet
             stats = self.ppo_update(team if cfg.reward == "mixed" else torch.zeros_like(team))
             return {**stats, **{k: float("nan") for k in DISC_STATS}, **extra}
-        # DISCRIMINATORS: expert rows vs this rollout's rows, per agent, living steps only
-        policy_pools = [x[..., k, :][decided[..., k]] for k in range(K)]
-        with torch.autocast("cpu", enabled=False):
-            for _ in range(cfg.gail_epochs):
-                loss, dstats = discriminator_loss(
-                    self.disc, sample_rows(expert_pools, cfg.gail_batch_rows, self.gen),
-                    sample_rows(policy_pools, cfg.gail_batch_rows, self.gen), cfg.gail_gp_lambda, self.gen)
-                self.disc_opt.zero_grad(set_to_none=True)
-                loss.backward()
-                self.disc_opt.step()
-            with torch.no_grad():
-                logits = self.disc(x.movedim(2, 0).reshape(K, -1, x.shape[-1]))  # [K, T*N]
-        r_d = gail_reward(logits, cfg.gail_reward_transform).reshape(K, *decided.shape[:2]).movedim(0, -1)
-        r_d = torch.where(decided, r_d, torch.zeros_like(r_d))  # no imitation reward on padding or after death
+        r_d, dstats = self.imitation(x, decided, expert)
         rewards = team + cfg.gail_coef * r_d if cfg.reward == "mixed" else r_d
         stats = self.ppo_update(rewards)
-        count = decided.sum().clamp(min=1)
-        return {**stats, **dstats, "gail_reward_mean": float(r_d.sum() / count), **extra}
+        return {**stats, **dstats, **extra}
 
     def training_state(self) -> dict:
         state = super().training_state()
         if self.cfg.uses_discriminator:
-            state.update(disc=self.disc.state_dict(), disc_optimizer=self.disc_opt.state_dict())
+            state.update(self.imitation.state_dict())
             if self.cfg.gail_expert == "self":
                 state.update(sil=self.sil.state_dict(), sil_partial=self.partial)
         return state
@@ -301,19 +271,22 @@ class DM2(IPPO):
     def load_training_state(self, state: dict) -> None:
         super().load_training_state(state)
         if self.cfg.uses_discriminator:
-            self.disc.load_state_dict(state["disc"])
-            self.disc_opt.load_state_dict(state["disc_optimizer"])
+            self.imitation.load_state_dict(state)
             if self.cfg.gail_expert == "self":
                 self.sil.load_state_dict(state["sil"])
                 self.partial = state["sil_partial"]
 
 
-def train(cfg: DM2Config, run_dir, progress: bool = True, restart_if_changed: bool = False) -> list[dict]:
-    return trainer.train(cfg, run_dir, progress, restart_if_changed, DM2)
+acting_policy = ippo_acting_policy  # its checkpoints hold IPPO's networks
+
+
+def train(cfg: ImitationConfig, run_dir, progress: bool = True, restart_if_changed: bool = False,
+          arm: str | None = None) -> list[dict]:
+    return trainer.train(cfg, run_dir, progress, restart_if_changed, AdversarialImitation, arm=arm)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return trainer.main(argv, DM2Config, DM2, __doc__)
+    return trainer.main(argv, LEARNER.name, __doc__)
 
 
 if __name__ == "__main__":

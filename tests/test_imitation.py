@@ -8,7 +8,11 @@ import yaml
 
 from algorithms.common.config import ConfigError, resolve
 from algorithms.demos import DemoError, load_demos, sample_demonstrations, save_demos
-from algorithms.dm2 import ARMS, DM2, DM2Config, SelfImitationStore, arm_of
+from algorithms import registry
+from algorithms.common.imitation import SelfImitationStore
+from algorithms.imitation import AdversarialImitation as DM2, ImitationConfig as DM2Config
+
+ARMS = {name: arm.settings for name, arm in registry.ARMS.items() if arm.learner == "imitation"}
 from algorithms.ippo import IPPOConfig, train
 
 TINY = dict(task="smax/3m", num_envs=16, rollout_length=32, chunk_length=16, ppo_epochs=2, eval_interval=512,
@@ -66,15 +70,16 @@ def test_mixed_reward_only_on_living_steps(demo_file):
     assert (seen["g"][~(algo_g.buf.valid.unsqueeze(-1) & algo_g.buf.alive)] == 0).all()  # no env reward at all
 
 
-@pytest.mark.parametrize("arm", ["dm2", "dm2_sil"])
-def test_dm2_run_resumes_exactly(demo_file, tmp_path, monkeypatch, arm):
+@pytest.mark.parametrize("arm", ["dm2", "dm2_sil", "magail_cent"])
+def test_imitation_run_resumes_exactly(demo_file, tmp_path, monkeypatch, arm):
     c = cfg(demo_file, **ARMS[arm])
     train(c, tmp_path / "a", progress=False, algo_cls=DM2)
     a = pd.read_csv(tmp_path / "a" / "metrics.csv").drop(columns=["wall_time", "steps_per_s"])
     assert {"disc_bce", "disc_expert_acc", "gail_reward_mean"} <= set(a.columns)
     resolved = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
-    assert resolved["algorithm"] == arm
-    if arm == "dm2":
+    assert resolved["algorithm"] == "imitation" and resolved["arm"] == arm
+    assert resolved["execution"] == registry.ARMS[arm].mode
+    if arm != "dm2_sil":
         assert resolved["demonstrations"]["style"] == "cotrained_concurrent"
     else:  # self-imitation reads no demonstration file
         assert "demonstrations" not in resolved and a.sil_episodes.iloc[-1] > 0
@@ -98,7 +103,13 @@ def test_dm2_run_resumes_exactly(demo_file, tmp_path, monkeypatch, arm):
 
 def test_arms_are_named_settings():
     for name, keys in ARMS.items():
-        assert arm_of(resolve(DM2Config, {**TINY, "demos": "x.npz", **keys})) == name
+        c = resolve(DM2Config, {**TINY, "demos": "x.npz", **keys})
+        defaults = {f: DM2Config.__dataclass_fields__[f].default for f in DM2Config.__dataclass_fields__}
+        assert registry.arm_for("imitation", vars(c), defaults) == name
+    mixed = vars(resolve(DM2Config, {**TINY, "demos": "x.npz", **ARMS["magail_single"], "reward": "mixed"}))  # + env reward
+    assert registry.arm_for("imitation", mixed, defaults) == ("imitation_gail_discriminator-joint_single_"
+                                                               "gail_gp_lambda-0.0_gail_input-obs_action_"
+                                                               "gail_reward_transform-two_sigmoid_minus_one")
     with pytest.raises(ConfigError, match="reward: env without bc_pretrain is plain IPPO"):
         resolve(DM2Config, {**TINY, "demos": "x.npz", "reward": "env"})
     resolve(DM2Config, {**TINY, **ARMS["dm2_sil"]})  # self-imitation needs no demonstrations
@@ -146,7 +157,7 @@ def test_bc_pretraining_fits_the_actors_and_leaves_the_critics(demo_file, tmp_pa
     bc = DM2(cfg(tmp_path / "rule.npz", **ARMS["bc_ippo"], bc_epochs=40, bc_lr=3e-3, bc_batch_episodes=2,
                  bc_holdout=0.25))
     meta = bc.run_metadata["behaviour_cloning"]
-    assert bc.name == "bc_ippo" and meta["bc_epochs"] == 40
+    assert bc.name == "imitation" and meta["bc_epochs"] == 40
     # held-out demonstration episodes: well above the 0.5 of guessing between the two actions
     assert meta["bc_holdout_accuracy"] > 0.8, meta
     K = bc.spec.n_agents
@@ -161,7 +172,45 @@ def test_bc_pretraining_fits_the_actors_and_leaves_the_critics(demo_file, tmp_pa
 
 def test_state_action_discriminator_reads_actions(demo_file):
     algo = DM2(cfg(demo_file, **ARMS["dm2_state_action"]))
-    assert algo.name == "dm2_state_action"
     assert algo.disc.in_dim == algo.spec.obs_dim + algo.spec.n_actions
-    assert algo.expert_pools[0].shape[1] == algo.disc.in_dim
-    assert ((algo.expert_pools[0][:, algo.spec.obs_dim:].sum(1)) == 1).all()  # one-hot actions
+    assert algo.expert[0].shape[1] == algo.disc.in_dim
+    assert ((algo.expert[0][:, algo.spec.obs_dim:].sum(1)) == 1).all()  # one-hot actions
+
+
+def test_magail_arms_reward_in_range_and_joint_ones_need_concurrent_demos(demo_file, tmp_path):
+    for arm in ("magail_dec", "magail_cent", "magail_single"):
+        algo = DM2(cfg(demo_file, **ARMS[arm]))
+        assert algo.disc.joint == (arm != "magail_dec")
+        algo.collect()
+        seen = {}
+
+        def capture(rewards):
+            seen["r"] = rewards
+            return {}
+        algo.ppo_update = capture
+        stats = algo.update()
+        r, buf = seen["r"], algo.buf
+        decided = buf.valid.unsqueeze(-1) & buf.alive
+        assert ((r[decided] > -1) & (r[decided] < 1)).all()  # 2σ(logit) - 1, pure imitation: no team reward
+        assert (r[~decided] == 0).all() and 0 <= stats["disc_policy_acc"] <= 1
+        if arm == "magail_single":  # one team logit: every living agent of a step gets the same reward
+            high = torch.where(decided, r, torch.full_like(r, -9.0)).amax(-1)
+            low = torch.where(decided, r, torch.full_like(r, 9.0)).amin(-1)
+            steps = decided.any(-1)
+            torch.testing.assert_close(high[steps], low[steps])
+    # expert joint rows keep the agents of one time step together, dead agents zeroed
+    algo = DM2(cfg(demo_file, **ARMS["magail_cent"]))
+    x, alive = algo.expert
+    demos = load_demos(demo_file)
+    E = 12
+    any_alive = demos.alive[:E].any(-1)
+    assert x.shape == (int(any_alive.sum()), demos.obs.shape[2], demos.obs.shape[3] + algo.spec.n_actions)
+    torch.testing.assert_close(x[0, :, : demos.obs.shape[3]],
+                               torch.as_tensor(demos.obs[:E][any_alive][0] * demos.alive[:E][any_alive][0, :, None]))
+    # non-concurrent demonstrations have no joint rows: a clear error before training
+    nonconc = load_demos(demo_file)
+    nonconc.metadata = {**nonconc.metadata, "style": "cotrained_nonconcurrent", "concurrent": False}
+    save_demos(tmp_path / "nonconc.npz", nonconc)
+    with pytest.raises(ConfigError, match="joint discriminator needs joint rows.*cotrained_nonconcurrent"):
+        DM2(cfg(tmp_path / "nonconc.npz", **ARMS["magail_cent"]))
+    DM2(cfg(tmp_path / "nonconc.npz", **ARMS["magail_dec"]))  # per-agent rows: any style

@@ -1,0 +1,177 @@
+"""The one place learner and arm names live. The workflow, the config checks, expert loading, the aggregation and the
+scripts read this table; none of them names a learner or an arm.
+
+A **learner** is a module with a typed config and a training loop (``algorithms/<module>.py``). An **arm** is what a
+figure compares: a learner plus fixed settings (DM² and GAIL-only are the same learner with another reward). Adding an
+arm is one ``Arm`` entry here (and its config entries); adding a learner is its module plus one ``Learner`` entry.
+
+Importing this file imports neither torch nor JAX: classes are named by strings and loaded on first use.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Execution = Literal["decentralized", "CTDE", "centralized"]
+Input = Literal["none", "demos", "expert"]
+EXECUTION_MODES = ("decentralized", "CTDE", "centralized")
+INPUT_KINDS = ("none", "demos", "expert")
+
+
+@dataclass(frozen=True)
+class Learner:
+    name: str
+    module: str  # algorithms.<module>: has the config class, the learner class, acting_policy, resources, main
+    config_class: str
+    learner_class: str
+    sections: tuple[str, ...]  # the config-file blocks it reads, merged in order (a later block wins)
+    execution: Execution  # how its trained policy acts
+    display: str
+    # How an acting policy is read from its checkpoints (``<module>.acting_policy``) and whether it can demonstrate:
+    # per_agent_networks: agents of different teams can be mixed (style indep_concurrent); stochastic_policy: it can
+    # be sampled (else epsilon-greedy only).
+    expert: bool = False
+    per_agent_networks: bool = False
+    stochastic_policy: bool = True
+    # Rows of the hyperparameter table: (config key, row label).
+    table_rows: tuple[tuple[str, str], ...] = ()
+
+    def load(self):
+        return importlib.import_module(self.module)
+
+    @property
+    def config_cls(self):
+        return getattr(self.load(), self.config_class)
+
+    @property
+    def learner_cls(self):
+        return getattr(self.load(), self.learner_class)
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    learner: str
+    display: str
+    settings: dict[str, Any] = field(default_factory=dict)  # config keys fixed by the arm
+    consumes: Input = "none"  # what a run of this arm reads besides the env: nothing, demonstrations, an expert
+    joint_demos: bool = False  # needs joint rows (the agents of one time step together): concurrent styles only
+    execution: Execution | None = None  # None: the learner's
+    training: str = ""  # what its training shares across agents, where that differs from its execution mode
+
+    @property
+    def mode(self) -> str:
+        """The execution-mode label tables and figures show."""
+        mode = self.execution or LEARNERS[self.learner].execution
+        return f"{mode}; {self.training}" if self.training else mode
+
+
+PPO_ROWS = (("ppo_epochs", "PPO epochs"), ("clip", "PPO clip (policy and value)"), ("lr", "Adam learning rate"),
+            ("gamma", "discount"), ("gae_lambda", "GAE lambda"), ("entropy_coef", "entropy coefficient"),
+            ("num_envs", "parallel envs"), ("rollout_mode", "rollout mode"),
+            ("rollout_length", "rollout length (steps mode)"), ("chunk_length", "BPTT length"),
+            ("hidden_size", "hidden width"), ("total_env_steps", "env steps"))
+
+LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
+    Learner("ippo", "algorithms.ippo", "IPPOConfig", "IPPO", ("ippo",), "decentralized", "IPPO", expert=True,
+            per_agent_networks=True, table_rows=PPO_ROWS),
+    Learner("mappo", "algorithms.mappo", "MAPPOConfig", "MAPPO", ("ippo", "mappo"), "CTDE", "MAPPO", expert=True,
+            table_rows=(("ppo_epochs", "PPO epochs"), ("clip", "PPO clip"), ("num_envs", "parallel envs"),
+                        ("rollout_length", "rollout length"))),
+    Learner("qmix", "algorithms.qmix", "QMIXConfig", "QMIX", ("qmix",), "CTDE", "QMIX", expert=True,
+            stochastic_policy=False,
+            table_rows=(("lr", "RMSprop learning rate"), ("batch_episodes", "batch (episodes)"),
+                        ("buffer_episodes", "replay buffer (episodes)"),
+                        ("epsilon_anneal_steps", "epsilon anneal steps"), ("epsilon_finish", "final epsilon"),
+                        ("target_update_episodes", "target update (episodes)"),
+                        ("updates_per_episode", "gradient steps per episode"), ("total_env_steps", "env steps"))),
+    Learner("imitation", "algorithms.imitation", "ImitationConfig", "AdversarialImitation", ("ippo", "imitation"),
+            "decentralized", "adversarial imitation (PPO generator)",
+            table_rows=(("gail_coef", "GAIL reward coefficient c"),
+                        ("gail_epochs", "discriminator steps per update"),
+                        ("gail_batch_rows", "discriminator batch rows"), ("gail_lr", "discriminator learning rate"),
+                        ("gail_gp_lambda", "gradient penalty"), ("demo_episodes", "demonstration episodes per agent"))),
+]}
+
+_MAGAIL = {"reward": "gail", "gail_input": "obs_action", "gail_reward_transform": "two_sigmoid_minus_one",
+           "gail_gp_lambda": 0.0}
+ARMS: dict[str, Arm] = {arm.name: arm for arm in [
+    Arm("ippo", "ippo", "IPPO"),
+    Arm("mappo", "mappo", "MAPPO"),
+    Arm("qmix", "qmix", "QMIX"),
+    # DM² (Wang et al. 2023) and the variants of its paper
+    Arm("dm2", "imitation", "DM²", consumes="demos"),
+    Arm("gail_only", "imitation", "GAIL-only", {"reward": "gail"}, consumes="demos"),
+    Arm("dm2_sil", "imitation", "DM²+SIL", {"gail_expert": "self"}),
+    Arm("bc_ippo", "imitation", "BC+IPPO", {"reward": "env", "bc_pretrain": True}, consumes="demos"),
+    Arm("bc_dm2", "imitation", "BC+DM²", {"bc_pretrain": True}, consumes="demos"),
+    Arm("dm2_state_action", "imitation", "DM² state-action D", {"gail_input": "obs_action"}, consumes="demos"),
+    # MAGAIL (Song et al. 2018) on the PPO generator: its three discriminators, reward 2σ(logit) − 1, pure imitation
+    Arm("magail_dec", "imitation", "MAGAIL dec.", {**_MAGAIL, "gail_discriminator": "per_agent"}, consumes="demos"),
+    Arm("magail_cent", "imitation", "MAGAIL cent.", {**_MAGAIL, "gail_discriminator": "joint"}, consumes="demos",
+        joint_demos=True, training="centralized training (joint discriminator)"),
+    Arm("magail_single", "imitation", "MAGAIL single", {**_MAGAIL, "gail_discriminator": "joint_single"},
+        consumes="demos", joint_demos=True, training="centralized training (joint discriminator)"),
+]}
+
+
+def learner(name: str) -> Learner:
+    if name not in LEARNERS:
+        raise ValueError(f"unknown learner {name!r}; registered learners: {', '.join(LEARNERS)}")
+    return LEARNERS[name]
+
+
+def arm(name: str) -> Arm:
+    if name not in ARMS:
+        raise ValueError(f"unknown arm {name!r}; registered arms: {', '.join(ARMS)}")
+    return ARMS[name]
+
+
+def expert_learners() -> list[str]:
+    """Learners whose checkpoints can act as experts (demonstrators)."""
+    return [name for name, entry in LEARNERS.items() if entry.expert]
+
+
+def display(name: str) -> str:
+    """An arm's or a learner's name in tables and figures."""
+    if name in ARMS:
+        return ARMS[name].display
+    if name in LEARNERS:
+        return LEARNERS[name].display
+    return name
+
+
+def check_registry() -> None:
+    """Internal consistency (tests call it): every arm's learner exists, names match keys, modes are known."""
+    for name, entry in ARMS.items():
+        assert entry.name == name and entry.learner in LEARNERS, name
+        assert entry.consumes in INPUT_KINDS and (entry.execution is None or entry.execution in EXECUTION_MODES), name
+        assert not entry.joint_demos or entry.consumes == "demos", name
+    for name, entry in LEARNERS.items():
+        assert entry.name == name and entry.execution in EXECUTION_MODES, name
+    displays = [a.display for a in ARMS.values()]
+    assert len(set(displays)) == len(displays), "display names must be unique"
+
+
+def arm_for(learner_name: str, config: dict, defaults: dict) -> str:
+    """The registered arm of ``learner_name`` a config runs (a run trained by hand without ``--arm``): the one whose
+    settings are exactly the config's departures from ``defaults`` among the keys arms set; a combination no arm
+    has is named by the learner and its departures."""
+    arms = [a for a in ARMS.values() if a.learner == learner_name]
+    keys = sorted({k for a in arms for k in a.settings})
+    variant = {k: config[k] for k in keys if k in config and config[k] != defaults.get(k)}
+    for a in arms:
+        if {k: v for k, v in a.settings.items() if v != defaults.get(k)} == variant:
+            return a.name
+    return "_".join([learner_name, *(f"{k}-{v}" for k, v in variant.items())])
+
+
+def learner_of_module(module: str) -> Learner:
+    """The registry entry of the learner implemented by ``module`` (a learner module names itself through this, so
+    its name lives here only)."""
+    found = [entry for entry in LEARNERS.values() if entry.module == module]
+    if not found:
+        raise ValueError(f"module {module} implements no registered learner; learner modules: "
+                         f"{', '.join(e.module for e in LEARNERS.values())}")
+    return found[0]

@@ -1,0 +1,86 @@
+"""The fixed bounds of a task's score (config ``scores``): win rate and return of a uniformly random policy (over
+available actions) per task, the ``random`` bound and the difficulty floor of the SMAX maps; and, for MPE cooperative
+navigation (spread), the return of a scripted centralised oracle, the ``reference`` bound.
+
+The oracle sees every agent's observation: at every step it assigns agents to landmarks by the permutation of least
+summed distance, and each agent takes the discrete acceleration along the axis where (relative landmark position -
+0.3 x own velocity) is largest (no-op within 0.02). It reads jaxmarl's spread observation layout: own velocity,
+own position, landmarks relative, others relative.
+
+    python workflow/scripts/score_bounds.py [--episodes 1024] [tasks ...]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import envs  # noqa: E402
+
+DEFAULT_TASKS = ["smax/3m", "smax/5m_vs_6m", "smax/3s_vs_3z", "smax/3s_vs_4z", "smax/3s_vs_5z", "smax/8m_vs_9m",
+                 "mpe/spread_3"]
+
+
+def random_play(task: str, episodes: int, seed: int = 0) -> tuple[float, float, float, float]:
+    """(win rate, mean return, standard error of the return, mean length) of ``episodes`` random episodes."""
+    env = envs.make(task, num_envs=episodes, seed=seed)
+    o = env.reset()
+    rng = np.random.default_rng(seed)
+    finished = np.zeros(episodes, bool)
+    won, ret, length = (np.zeros(episodes, bool), np.zeros(episodes), np.zeros(episodes))
+    for _ in range(env.spec.episode_limit):
+        o = env.step((rng.random(o.avail_actions.shape) * o.avail_actions).argmax(-1))
+        new = o.done & ~finished
+        won[new], ret[new], length[new] = o.battle_won[new], o.episode_return[new], o.episode_length[new]
+        finished |= o.done
+    return won.mean(), ret.mean(), ret.std(ddof=1) / np.sqrt(episodes), length.mean()
+
+
+def spread_oracle(task: str, episodes: int, seed: int = 0, damping: float = 0.3) -> tuple[float, float]:
+    """(mean return, its standard error) of the scripted assignment oracle on an MPE spread task."""
+    env = envs.make(task, num_envs=episodes, seed=seed)
+    o = env.reset()
+    K = env.spec.n_agents
+    perms = np.array(list(itertools.permutations(range(K))))
+    finished, ret = np.zeros(episodes, bool), np.zeros(episodes)
+    for _ in range(env.spec.episode_limit):
+        vel = o.obs[..., 0:2]
+        rel = o.obs[..., 4:4 + 2 * K].reshape(episodes, K, K, 2)  # agent i -> landmark j, relative position
+        cost = np.linalg.norm(rel, axis=-1)[:, np.arange(K)[None, :], perms].sum(-1)  # [N, permutations]
+        landmark = perms[cost.argmin(1)]  # [N, K]
+        target = np.take_along_axis(rel, landmark[:, :, None, None].repeat(2, -1), axis=2)[:, :, 0]
+        want = target - damping * vel
+        axis = np.abs(want).argmax(-1)
+        positive = np.take_along_axis(want, axis[..., None], -1)[..., 0] > 0
+        action = np.where(axis == 0, np.where(positive, 2, 1), np.where(positive, 4, 3))  # right/left, up/down
+        action = np.where(np.linalg.norm(want, axis=-1) < 0.02, 0, action)
+        o = env.step(action.astype(np.int64))
+        new = o.done & ~finished
+        ret[new] = o.episode_return[new]
+        finished |= o.done
+    return ret.mean(), ret.std(ddof=1) / np.sqrt(episodes)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--episodes", type=int, default=1024)
+    parser.add_argument("tasks", nargs="*", default=DEFAULT_TASKS)
+    args = parser.parse_args(argv)
+    print("| task | episodes | random win rate | random return (± s.e.) | mean length | oracle return (± s.e.) |")
+    print("|---|---|---|---|---|---|")
+    for task in args.tasks:
+        w, r, se, length = random_play(task, args.episodes)
+        oracle = "--"
+        if task.startswith("mpe/spread"):
+            o, o_se = spread_oracle(task, args.episodes)
+            oracle = f"{o:.2f} ± {o_se:.2f}"
+        print(f"| {task} | {args.episodes} | {w:.3f} | {r:.2f} ± {se:.2f} | {length:.1f} | {oracle} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -172,8 +172,8 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
              "arm magail_cent trains a joint discriminator, which needs joint rows: only the concurrent styles"),
             (lambda q: q["experiments"]["magail"]["runs"].append({"arm": "magail_sngle"}),
              "unknown arm 'magail_sngle'; registered arms: ippo, mappo, qmix"),
-            (lambda q: q["scores"]["tasks"].pop("mpe/spread_3"),
-             "scores: task mpe/spread_3 has no ['metric', 'random', 'reference']")]:
+            (lambda q: q["scores"]["tasks"]["mpe/spread_3"].update(reference=-52.61),
+             "scores: task mpe/spread_3 has equal random and reference scores (-52.61)")]:
         bad = yaml.safe_load(yaml.safe_dump(quick))
         edit(bad)
         write_config(workdir, bad)

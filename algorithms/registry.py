@@ -116,6 +116,29 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
 ]}
 
 
+# A run's typed input, as it appears in its path (results/arms/<task>/<arm>/<input>/seed<N>): "none",
+# "demos-<expert>-<style>-<step>" or "expert-<learner>-<step>" (learner names have no "-").
+def demos_input(expert: str, style: str, step: int) -> str:
+    return f"demos-{expert}-{style}-{step}"
+
+
+def expert_input(learner_name: str, step: int) -> str:
+    return f"expert-{learner_name}-{step}"
+
+
+def parse_input(run_input: str) -> tuple:
+    """An input id -> ("none",) | ("demos", expert, style, step) | ("expert", learner, step)."""
+    kind, *rest = run_input.split("-")
+    if kind == "none" and not rest:
+        return ("none",)
+    if kind == "demos" and len(rest) == 3:
+        return ("demos", rest[0], rest[1], int(rest[2]))
+    if kind == "expert" and len(rest) == 2:
+        return ("expert", rest[0], int(rest[1]))
+    raise ValueError(f"malformed run input {run_input!r}: none, demos-<expert>-<style>-<step> or "
+                     "expert-<learner>-<step>")
+
+
 def learner(name: str) -> Learner:
     if name not in LEARNERS:
         raise ValueError(f"unknown learner {name!r}; registered learners: {', '.join(LEARNERS)}")
@@ -149,7 +172,7 @@ def check_registry() -> None:
         assert entry.consumes in INPUT_KINDS and (entry.execution is None or entry.execution in EXECUTION_MODES), name
         assert not entry.joint_demos or entry.consumes == "demos", name
     for name, entry in LEARNERS.items():
-        assert entry.name == name and entry.execution in EXECUTION_MODES, name
+        assert entry.name == name and entry.execution in EXECUTION_MODES and "-" not in name, name
     displays = [a.display for a in ARMS.values()]
     assert len(set(displays)) == len(displays), "display names must be unique"
 

@@ -7,6 +7,7 @@ from dataclasses import asdict
 sys.path.insert(0, workflow.basedir)
 
 from algorithms import registry  # noqa: E402
+from algorithms.registry import demos_input, expert_input, parse_input  # noqa: E402
 from algorithms.common.config import ConfigError, merge_sections, resolve  # noqa: E402
 from algorithms.demos import STYLES  # noqa: E402
 
@@ -72,23 +73,6 @@ for _algo in config["baseline_runs"]["algorithms"]:
 #   demos-<expert>-<style>-<N>    demonstrations of that expert learner's teams, in that style, at checkpoint N
 #   expert-<learner>-<N>          that learner's expert checkpoint at step N (first expert seed)
 # Every experiment (figure) lists such runs per task; a run two figures share is one job.
-def demos_input(expert: str, style: str, step: int) -> str:
-    return f"demos-{expert}-{style}-{step}"
-
-
-def parse_input(run_input: str) -> tuple:
-    """An input id -> ("none",) | ("demos", expert, style, step) | ("expert", learner, step)."""
-    kind, *rest = run_input.split("-")
-    if kind == "none" and not rest:
-        return ("none",)
-    if kind == "demos" and len(rest) == 3:
-        return ("demos", rest[0], rest[1], int(rest[2]))
-    if kind == "expert" and len(rest) == 2:
-        return ("expert", rest[0], int(rest[1]))
-    raise ValueError(f"malformed run input {run_input!r}: none, demos-<expert>-<style>-<step> or "
-                     "expert-<learner>-<step>")
-
-
 def demo_path(task: str, demo: str) -> str:
     _, expert, style, step = parse_input(demo)
     return f"results/demos/{task}/{expert}/{style}_step{step}.npz"
@@ -182,7 +166,7 @@ def run_of(where: str, spec: dict, task: str) -> tuple[str, str]:
     ex = config["experts"][expert]
     step = checked_step(where, (block.get("step_overrides") or {}).get(task, block["step"]), ex, expert)
     if entry.consumes == "expert":
-        return entry.name, f"expert-{expert}-{step}"
+        return entry.name, expert_input(expert, step)
     if style not in STYLES:
         raise ValueError(f"{where}: unknown style {style!r}; allowed: {', '.join(STYLES)}")
     if style.startswith("indep") and len(ex["seeds"]) < 2:

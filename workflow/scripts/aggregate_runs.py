@@ -27,14 +27,12 @@ from algorithms.demos import STYLE_NAMES  # noqa: E402
 
 
 def parse_demo(run_input: str) -> tuple[str, str, int]:
-    """A run folder's input id -> (expert learner, style, checkpoint step): demos-<expert>-<style>-<N>, or for an
-    expert checkpoint expert-<learner>-<N> (style "")."""
-    kind, *rest = run_input.split("-")
-    if kind == "demos":
-        return rest[0], rest[1], int(rest[2])
-    if kind == "expert":
-        return rest[0], "", int(rest[1])
-    raise ValueError(f"{run_input!r} is not a demonstrations or expert input id")
+    """A run folder's input id (``registry.parse_input``) -> (expert learner, style, checkpoint step); style "" for
+    an expert checkpoint."""
+    parsed = registry.parse_input(run_input)
+    if parsed[0] == "none":
+        raise ValueError(f"{run_input!r} is not a demonstrations or expert input id")
+    return parsed[1:] if parsed[0] == "demos" else (parsed[1], "", parsed[2])
 
 
 def parse_score(text: str) -> tuple[str, tuple[str, float, float]]:

@@ -25,29 +25,33 @@ DEFAULT_TASKS = ["smax/3m", "smax/5m_vs_6m", "smax/3s_vs_3z", "smax/3s_vs_4z", "
                  "mpe/spread_3"]
 
 
-def random_play(task: str, episodes: int, seed: int = 0) -> tuple[float, float, float, float]:
-    """(win rate, mean return, standard error of the return, mean length) of ``episodes`` random episodes."""
+def play(task: str, episodes: int, seed: int, policy) -> tuple[float, float, float, float]:
+    """(win rate, mean return, standard error of the return, mean length) of the first episode of each of
+    ``episodes`` parallel envs, acting with ``policy(observation) -> actions [N, K]``."""
     env = envs.make(task, num_envs=episodes, seed=seed)
     o = env.reset()
-    rng = np.random.default_rng(seed)
     finished = np.zeros(episodes, bool)
     won, ret, length = (np.zeros(episodes, bool), np.zeros(episodes), np.zeros(episodes))
     for _ in range(env.spec.episode_limit):
-        o = env.step((rng.random(o.avail_actions.shape) * o.avail_actions).argmax(-1))
+        o = env.step(policy(o))
         new = o.done & ~finished
         won[new], ret[new], length[new] = o.battle_won[new], o.episode_return[new], o.episode_length[new]
         finished |= o.done
     return won.mean(), ret.mean(), ret.std(ddof=1) / np.sqrt(episodes), length.mean()
 
 
+def random_play(task: str, episodes: int, seed: int = 0) -> tuple[float, float, float, float]:
+    """A uniformly random policy over available actions."""
+    rng = np.random.default_rng(seed)
+    return play(task, episodes, seed, lambda o: (rng.random(o.avail_actions.shape) * o.avail_actions).argmax(-1))
+
+
 def spread_oracle(task: str, episodes: int, seed: int = 0, damping: float = 0.3) -> tuple[float, float]:
     """(mean return, its standard error) of the scripted assignment oracle on an MPE spread task."""
-    env = envs.make(task, num_envs=episodes, seed=seed)
-    o = env.reset()
-    K = env.spec.n_agents
+    K = envs.task_spec(task).n_agents
     perms = np.array(list(itertools.permutations(range(K))))
-    finished, ret = np.zeros(episodes, bool), np.zeros(episodes)
-    for _ in range(env.spec.episode_limit):
+
+    def oracle(o):
         vel = o.obs[..., 0:2]
         rel = o.obs[..., 4:4 + 2 * K].reshape(episodes, K, K, 2)  # agent i -> landmark j, relative position
         cost = np.linalg.norm(rel, axis=-1)[:, np.arange(K)[None, :], perms].sum(-1)  # [N, permutations]
@@ -57,12 +61,10 @@ def spread_oracle(task: str, episodes: int, seed: int = 0, damping: float = 0.3)
         axis = np.abs(want).argmax(-1)
         positive = np.take_along_axis(want, axis[..., None], -1)[..., 0] > 0
         action = np.where(axis == 0, np.where(positive, 2, 1), np.where(positive, 4, 3))  # right/left, up/down
-        action = np.where(np.linalg.norm(want, axis=-1) < 0.02, 0, action)
-        o = env.step(action.astype(np.int64))
-        new = o.done & ~finished
-        ret[new] = o.episode_return[new]
-        finished |= o.done
-    return ret.mean(), ret.std(ddof=1) / np.sqrt(episodes)
+        return np.where(np.linalg.norm(want, axis=-1) < 0.02, 0, action).astype(np.int64)
+
+    _, ret, se, _ = play(task, episodes, seed, oracle)
+    return ret, se
 
 
 def main(argv=None) -> int:

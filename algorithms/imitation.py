@@ -1,7 +1,9 @@
-"""Adversarial imitation on a PPO generator: independent PPO agents (IPPO's networks and update) whose reward is the
-team reward, an imitation reward from a discriminator, or both. The arms of ``algorithms/registry.py`` are settings of
-this learner: generator (IPPO) × discriminator (``gail_discriminator``) × expert source (``gail_expert``) × reward
-(``reward``, ``gail_reward_transform``); the shared pieces live in ``algorithms/common/imitation.py``.
+"""Adversarial imitation on a PPO generator: PPO agents whose reward is the team reward, an imitation reward from a
+discriminator, or both. The arms of ``algorithms/registry.py`` are settings of generator × discriminator
+(``gail_discriminator``) × expert source (``gail_expert``) × reward (``reward``, ``gail_reward_transform``). The
+generator is the learner: IPPO's independent networks here (learner ``imitation``), MAPPO's shared actor and
+centralised critic in ``algorithms/imitation_ctde.py``; the reward hook (``ImitationOnPolicy``) is the same on both,
+and the shared pieces live in ``algorithms/common/imitation.py``.
 
 - DM² (Wang et al., AAAI 2023): per-agent discriminators on each agent's own observation, trained on that agent's
   state-only demonstrations; r_i = r_env + gail_coef * logit D_i(o_i). Its paper's variants: GAIL-only
@@ -9,11 +11,12 @@ this learner: generator (IPPO) × discriminator (``gail_discriminator``) × expe
   (``bc_pretrain``), the state-action discriminator (``gail_input: obs_action``).
 - MAGAIL (Song et al. 2018) with its three discriminators on (o_k, a_k): per-agent (``per_agent``), joint with one
   logit per agent (``joint``), joint with one team logit (``joint_single``); BCE, reward 2σ(logit) - 1, pure
-  imitation by default. The original generator is MACK (ACKTR with centralised critics): here it is IPPO's PPO.
+  imitation by default. The original generator is MACK (ACKTR with centralised critics): here it is IPPO's PPO, or
+  MAPPO's (shared actor, centralised critic: ``algorithms/imitation_ctde.py``).
 
 Per PPO update: train the discriminator for ``gail_epochs`` steps on expert rows against the current rollout's rows
 (living steps only), then reward the rollout's living steps (no imitation reward on padding or after death), then the
-IPPO update with these rewards.
+generator's PPO update with these rewards.
 
 Self-imitation (SIL; the reference code's ``gail_sil``): the expert rows come from a bounded priority store of the
 agent's own finished training episodes ranked by discounted team return (capacity 1024, the lowest dropped when
@@ -175,8 +178,10 @@ def behaviour_cloning(net, demos: Demonstrations, cfg: "ImitationConfig", gen: t
     return {"bc_epochs": cfg.bc_epochs, "bc_holdout_nll": float(hold_nll.mean()), "bc_holdout_accuracy": float(hold_acc)}
 
 
-class AdversarialImitation(IPPO):
-    name = LEARNER.name
+class ImitationOnPolicy:
+    """The imitation reward hook on an on-policy generator: a mixin listed before an ``OnPolicyLearner`` subclass
+    (``class X(ImitationOnPolicy, IPPO)``), which supplies the networks, collection and PPO update. ``update`` trains
+    the discriminator and swaps the rollout's rewards between collection and advantages."""
 
     def __init__(self, cfg: ImitationConfig):
         # Demonstrations first: a wrong file fails before envs are built or anything is trained.
@@ -275,6 +280,12 @@ class AdversarialImitation(IPPO):
             if self.cfg.gail_expert == "self":
                 self.sil.load_state_dict(state["sil"])
                 self.partial = state["sil_partial"]
+
+
+class AdversarialImitation(ImitationOnPolicy, IPPO):
+    """The hook on IPPO's generator: independent actors and critics (decentralized)."""
+
+    name = LEARNER.name
 
 
 acting_policy = ippo_acting_policy  # its checkpoints hold IPPO's networks

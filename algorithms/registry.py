@@ -73,6 +73,10 @@ PPO_ROWS = (("ppo_epochs", "PPO epochs"), ("clip", "PPO clip (policy and value)"
             ("rollout_length", "rollout length (steps mode)"), ("chunk_length", "BPTT length"),
             ("hidden_size", "hidden width"), ("total_env_steps", "env steps"))
 
+IMITATION_ROWS = (("gail_coef", "GAIL reward coefficient c"), ("gail_epochs", "discriminator steps per update"),
+                  ("gail_batch_rows", "discriminator batch rows"), ("gail_lr", "discriminator learning rate"),
+                  ("gail_gp_lambda", "gradient penalty"), ("demo_episodes", "demonstration episodes per agent"))
+
 LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
     Learner("ippo", "algorithms.ippo", "IPPOConfig", "IPPO", ("ippo",), "decentralized", "IPPO", expert=True,
             per_agent_networks=True, table_rows=PPO_ROWS),
@@ -86,12 +90,12 @@ LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
                         ("epsilon_anneal_steps", "epsilon anneal steps"), ("epsilon_finish", "final epsilon"),
                         ("target_update_episodes", "target update (episodes)"),
                         ("updates_per_episode", "gradient steps per episode"), ("total_env_steps", "env steps"))),
+    # adversarial imitation: the generator is the learner (IPPO's or MAPPO's networks), the rest are its settings
     Learner("imitation", "algorithms.imitation", "ImitationConfig", "AdversarialImitation", ("ippo", "imitation"),
-            "decentralized", "adversarial imitation (PPO generator)",
-            table_rows=(("gail_coef", "GAIL reward coefficient c"),
-                        ("gail_epochs", "discriminator steps per update"),
-                        ("gail_batch_rows", "discriminator batch rows"), ("gail_lr", "discriminator learning rate"),
-                        ("gail_gp_lambda", "gradient penalty"), ("demo_episodes", "demonstration episodes per agent"))),
+            "decentralized", "adversarial imitation (IPPO generator)", table_rows=IMITATION_ROWS),
+    Learner("imitation_ctde", "algorithms.imitation_ctde", "ImitationCTDEConfig", "AdversarialImitationCTDE",
+            ("ippo", "mappo", "imitation"), "CTDE", "adversarial imitation (MAPPO generator)",
+            table_rows=IMITATION_ROWS),
 ]}
 
 _MAGAIL = {"reward": "gail", "gail_input": "obs_action", "gail_reward_transform": "two_sigmoid_minus_one",
@@ -113,6 +117,10 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
         joint_demos=True, training="centralized training (joint discriminator)"),
     Arm("magail_single", "imitation", "MAGAIL single", {**_MAGAIL, "gail_discriminator": "joint_single"},
         consumes="demos", joint_demos=True, training="centralized training (joint discriminator)"),
+    # ... and on MAPPO's generator (shared actor, centralised critic), nearer MAGAIL's own MACK generator
+    Arm("magail_cent_mappo", "imitation_ctde", "MAGAIL cent. (MAPPO generator)",
+        {**_MAGAIL, "gail_discriminator": "joint"}, consumes="demos", joint_demos=True,
+        training="joint discriminator"),
 ]}
 
 

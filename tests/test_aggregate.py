@@ -105,5 +105,7 @@ def test_scores_are_normalised_by_fixed_bounds_not_by_the_arms(tmp_path):
     assert alone.loc["ippo", "iqm_final_score"] == pytest.approx(0.5)  # (-35 + 50) / 30
     assert both.loc["ippo", "iqm_final_score"] == pytest.approx(0.5) and both.loc["mappo", "iqm_final_score"] == 1.0
     assert (both.metric == "test_return").all()
+    assert both.loc["ippo", "iqm_final_raw"] == pytest.approx(-35.0) and both.loc["mappo", "iqm_final_raw"] == -20.0
+    assert (both.score_random == -50.0).all() and (both.score_reference == -20.0).all()
     with pytest.raises(ValueError, match="task mpe/spread_3 has no --score"):
         aggregate_runs.read_runs(ippo, {"smax/3m": ("test_win_rate", 0.0, 1.0)})

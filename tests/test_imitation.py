@@ -10,6 +10,7 @@ from algorithms.common.config import ConfigError, resolve
 from algorithms.demos import DemoError, load_demos, sample_demonstrations, save_demos
 from algorithms import registry
 from algorithms.common.imitation import SelfImitationStore
+from algorithms.common.runio import load_checkpoint
 from algorithms.imitation import AdversarialImitation as DM2, ImitationConfig as DM2Config
 
 ARMS = {name: arm.settings for name, arm in registry.ARMS.items() if arm.learner == "imitation"}
@@ -29,8 +30,8 @@ def demo_file(tmp_path_factory):
     return root / "demos.npz"
 
 
-def cfg(demo_file, **kw):
-    return resolve(DM2Config, {**TINY, "demos": str(demo_file), "demo_episodes": 12, "gail_epochs": 3,
+def cfg(demo_file, config_cls=DM2Config, **kw):
+    return resolve(config_cls, {**TINY, "demos": str(demo_file), "demo_episodes": 12, "gail_epochs": 3,
                                "gail_batch_rows": 64, **kw})
 
 
@@ -70,15 +71,20 @@ def test_mixed_reward_only_on_living_steps(demo_file):
     assert (seen["g"][~(algo_g.buf.valid.unsqueeze(-1) & algo_g.buf.alive)] == 0).all()  # no env reward at all
 
 
-@pytest.mark.parametrize("arm", ["dm2", "dm2_sil", "magail_cent"])
+@pytest.mark.parametrize("arm", ["dm2", "dm2_sil", "magail_cent", "magail_cent_mappo"])
 def test_imitation_run_resumes_exactly(demo_file, tmp_path, monkeypatch, arm):
-    c = cfg(demo_file, **ARMS[arm])
-    train(c, tmp_path / "a", progress=False, algo_cls=DM2)
+    entry = registry.learner(registry.ARMS[arm].learner)  # the generator: IPPO's or MAPPO's networks
+    DM2 = entry.learner_cls
+    c = cfg(demo_file, config_cls=entry.config_cls, **registry.ARMS[arm].settings)
+    train(c, tmp_path / "a", progress=False, algo_cls=DM2, arm=arm)
     a = pd.read_csv(tmp_path / "a" / "metrics.csv").drop(columns=["wall_time", "steps_per_s"])
     assert {"disc_bce", "disc_expert_acc", "gail_reward_mean"} <= set(a.columns)
     resolved = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
-    assert resolved["algorithm"] == "imitation" and resolved["arm"] == arm
+    assert resolved["algorithm"] == entry.name and resolved["arm"] == arm
     assert resolved["execution"] == registry.ARMS[arm].mode
+    # the final model loads as the generator's acting policy
+    net = entry.load().acting_policy(load_checkpoint(tmp_path / "a" / "final_model.pt"))
+    assert type(net) is type(DM2(c).net)
     if arm != "dm2_sil":
         assert resolved["demonstrations"]["style"] == "cotrained_concurrent"
     else:  # self-imitation reads no demonstration file
@@ -94,9 +100,9 @@ def test_imitation_run_resumes_exactly(demo_file, tmp_path, monkeypatch, arm):
 
     monkeypatch.setattr(DM2, "update", dying)
     with pytest.raises(KeyboardInterrupt):
-        train(c, tmp_path / "b", progress=False, algo_cls=DM2)
+        train(c, tmp_path / "b", progress=False, algo_cls=DM2, arm=arm)
     monkeypatch.setattr(DM2, "update", real)
-    train(c, tmp_path / "b", progress=False, algo_cls=DM2)
+    train(c, tmp_path / "b", progress=False, algo_cls=DM2, arm=arm)
     pd.testing.assert_frame_equal(a, pd.read_csv(tmp_path / "b" / "metrics.csv").drop(columns=["wall_time",
                                                                                               "steps_per_s"]))
 
@@ -113,6 +119,9 @@ def test_arms_are_named_settings():
     with pytest.raises(ConfigError, match="reward: env without bc_pretrain is plain IPPO"):
         resolve(DM2Config, {**TINY, "demos": "x.npz", "reward": "env"})
     resolve(DM2Config, {**TINY, **ARMS["dm2_sil"]})  # self-imitation needs no demonstrations
+    ctde = registry.learner("imitation_ctde").config_cls  # MAPPO's generator: no BC (its actor is shared)
+    with pytest.raises(ConfigError, match="bc_pretrain: behaviour cloning is implemented for the IPPO generator"):
+        resolve(ctde, {**TINY, "demos": "x.npz", "bc_pretrain": True})
 
 
 def test_self_imitation_store_keeps_the_best_episodes():
@@ -178,9 +187,10 @@ def test_state_action_discriminator_reads_actions(demo_file):
 
 
 def test_magail_arms_reward_in_range_and_joint_ones_need_concurrent_demos(demo_file, tmp_path):
-    for arm in ("magail_dec", "magail_cent", "magail_single"):
-        algo = DM2(cfg(demo_file, **ARMS[arm]))
-        assert algo.disc.joint == (arm != "magail_dec")
+    for arm in ("magail_dec", "magail_cent", "magail_single", "magail_cent_mappo"):
+        entry = registry.learner(registry.ARMS[arm].learner)  # the same hook on IPPO's and on MAPPO's generator
+        algo = entry.learner_cls(cfg(demo_file, config_cls=entry.config_cls, **registry.ARMS[arm].settings))
+        assert algo.disc.joint == (arm != "magail_dec") and algo.uses_state == (arm == "magail_cent_mappo")
         algo.collect()
         seen = {}
 

@@ -56,18 +56,18 @@ def write_config(workdir, quick: dict) -> None:
 
 
 FIGURES = ["ablation", "ablation_summary", "main_results", "gail_reward", "bc_pretraining", "demo_quality",
-           "state_action", "aggregate", "magail", "mpe_spread"]
+           "state_action", "aggregate", "magail", "magail_generator", "mpe_spread"]
 
 
 def test_dry_run_full_run_and_rerun_triggers(workdir):
     # the default target (the README's main command): every figure and table of the paper; experts ->
     # demonstrations -> arms -> rliable -> figures
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"all": 1, "train_expert": 5, "sample_demonstrations": 11, "train_arm": 56,
-                    "aggregate_experiment": 9, "aggregate_across_tasks": 1, "results_table": 1,
+    assert plan == {"all": 1, "train_expert": 5, "sample_demonstrations": 11, "train_arm": 58,
+                    "aggregate_experiment": 10, "aggregate_across_tasks": 1, "results_table": 1,
                     "hyperparameter_tables": 1, "plot_ablation": 1, "plot_main_results": 1, "plot_gail_reward": 1,
                     "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1,
-                    "plot_magail": 1, "plot_mpe_spread": 1}
+                    "plot_magail": 1, "plot_magail_generator": 1, "plot_mpe_spread": 1}
     snakemake(workdir)
     for fig in FIGURES:
         assert (workdir / "figures" / f"{fig}_quick.pdf").read_bytes()[:4] == b"%PDF", fig

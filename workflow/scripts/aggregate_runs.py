@@ -163,14 +163,19 @@ def main(argv=None) -> int:
     summary, curves = [], []
     for label in scores:
         first = table[table.label == label].iloc[0]
+        _, low, high = dict(args.score)[first.task]
+        # IQM and percentile CIs commute with an increasing affine map: the raw score's IQM is the normalised one
+        # mapped back (reference above random; a reversed pair maps back just as well, with the CI ends swapped)
+        raw = lambda x: low + x * (high - low)  # noqa: E731
         meta = demo_meta.get(first.demo, {})
         poi_key = f"{label},{base}"
         expert, style, step = parse_demo(first.demo) if first.demo != "none" else ("", "", np.nan)
         summary.append({
             "task": first.task, "label": label, "arm": first.arm, "execution": first.execution, "demo": first.demo,
             "demo_expert": expert, "demo_style": style, "demo_step": step, "runs": len(scores[label][0]),
-            "metric": first.metric, "iqm_final_score": p_final[label][0], "final_ci_low": ci_final[label][0, 0],
-            "final_ci_high": ci_final[label][1, 0],
+            "metric": first.metric, "score_random": low, "score_reference": high,
+            "iqm_final_score": p_final[label][0], "final_ci_low": ci_final[label][0, 0],
+            "final_ci_high": ci_final[label][1, 0], "iqm_final_raw": raw(p_final[label][0]),
             "iqm_auc": p_auc[label][0], "auc_ci_low": ci_auc[label][0, 0], "auc_ci_high": ci_auc[label][1, 0],
             "baseline": base, "poi_vs_baseline": p_poi[poi_key][0] if poi_key in p_poi else np.nan,
             "poi_ci_low": ci_poi[poi_key][0, 0] if poi_key in ci_poi else np.nan,

@@ -1,6 +1,8 @@
 """One experiment's figure (DM² paper Figs. 2/4, 5, 6, 7, the state-action ablation, MAGAIL, MPE): one panel per
-task, the IQM of the task's normalised score (SMAX: test win rate) of every arm with its 95% CI band, and dashed lines at the win rate of the demonstrations the arms learn
-from (the sampled episodes' win rate), each in the colour of the first arm that uses them.
+task, the IQM of the task's normalised score (SMAX: test win rate) of every arm with its 95% CI band, and dashed
+lines at the win rate of the demonstrations the arms learn from (the sampled episodes' win rate), each in the colour
+of the first arm that uses them. A score without wins (MPE: test return) is drawn normalised, with its fixed bounds
+(random policy 0, reference 1) as lines and the raw score on the right-hand axis.
 
     python workflow/scripts/plot_experiment.py --title "DM² against the baselines" --out figures/main_results.pdf \\
         results/experiments/main_results/smax/*/summary.csv
@@ -31,6 +33,7 @@ def main(argv=None) -> int:
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
+    demos_drawn, bounds_drawn = False, []
     for ax, (summary, curves) in zip(axes.flat, tables):
         drawn = set()
         for row in summary.itertuples():
@@ -42,10 +45,19 @@ def main(argv=None) -> int:
         ax.set_title(f"{summary.task.iloc[0]} ({int(summary.runs.min())} runs per arm)", fontsize=10)
         ax.set_xlabel("environment steps (millions)")
         metric = summary.metric.iloc[0]
-        ax.set_ylabel(("test win rate" if metric == "test_win_rate" else f"{metric}, normalised: random 0, "
-                       "reference 1") + " (IQM, 95% CI)", fontsize=9)
+        ax.set_ylabel(("test win rate" if metric == "test_win_rate" else f"normalised {metric}")
+                      + " (IQM, 95% CI)", fontsize=9)
         if metric == "test_win_rate":
             ax.set_ylim(-0.02, 1.02)
+        else:  # a score without wins: the fixed bounds drawn, and the raw score on the right-hand axis
+            low, high = summary.score_random.iloc[0], summary.score_reference.iloc[0]
+            ax.axhline(0.0, color="black", ls=":", lw=1)
+            ax.axhline(1.0, color="black", ls="-.", lw=1)
+            right = ax.secondary_yaxis("right", functions=(lambda x: low + x * (high - low),
+                                                           lambda y: (y - low) / (high - low)))
+            right.set_ylabel(f"{metric} (raw)", fontsize=9)
+            bounds_drawn.append((low, high))
+        demos_drawn |= bool(drawn)
         ax.grid(alpha=0.3)
     for ax in axes.flat[n:]:
         ax.axis("off")
@@ -54,8 +66,13 @@ def main(argv=None) -> int:
         for h, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, h)
     labels = list(handles)
-    handles = list(handles.values()) + [plt.Line2D([], [], color="grey", ls="--")]
-    labels.append("win rate of the demonstrations (colour of the arm using them)")
+    handles = list(handles.values())
+    if demos_drawn:
+        handles.append(plt.Line2D([], [], color="grey", ls="--"))
+        labels.append("win rate of the demonstrations (colour of the arm using them)")
+    if bounds_drawn:
+        handles += [plt.Line2D([], [], color="black", ls=":"), plt.Line2D([], [], color="black", ls="-.")]
+        labels += ["uniformly random policy (fixed bound, normalised 0)", "reference score (fixed bound, normalised 1)"]
     fig.suptitle(args.title, fontsize=11)
     fig.legend(handles, labels, loc="upper center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout()

@@ -24,7 +24,7 @@ def colors_for(labels) -> dict[str, str]:
 
 def save(fig, path: Path) -> None:
     buf = io.BytesIO()
-    fig.savefig(buf, format="pdf", bbox_inches="tight")
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "pdf", bbox_inches="tight")  # .png for a preview
     atomic_write_bytes(path, buf.getvalue())
     plt.close(fig)
 

@@ -87,14 +87,17 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert ((agg.iqm_ci_low <= agg.iqm) & (agg.iqm <= agg.iqm_ci_high)).all()
     results = pd.read_csv(workdir / "results" / "tables" / "results_quick.csv")
     # every arm of every experiment on every one of its tasks, each once: on 3m the ablation's 10, then MAPPO, QMIX,
-    # DM² with QMIX demonstrations, DM²+SIL, BC+IPPO, BC+DM², the state-action discriminator (the quality sweep's
-    # runs are the ablation's); on 3s_vs_4z the 6 main arms
-    assert len(results[results.task == "smax/3m"]) == 20 and len(results[results.task == "smax/3s_vs_4z"]) == 6
+    # DM² with QMIX demonstrations, DM²+SIL, BC+IPPO, BC+DM², the state-action discriminator, the three MAGAIL arms,
+    # MAGAIL on MAPPO's generator (the quality sweep's runs are the ablation's); on 3s_vs_4z the 6 main arms
+    assert len(results[results.task == "smax/3m"]) == 21 and len(results[results.task == "smax/3s_vs_4z"]) == 6
     # MAGAIL's three discriminators, labelled with their execution mode; MPE scored by its normalised return
     magail = pd.read_csv(experiments / "magail" / "smax" / "3m" / "summary.csv").set_index("arm")
     assert list(magail.index) == ["ippo", "dm2", "magail_dec", "magail_cent", "magail_single"]
     assert magail.loc["magail_cent", "execution"] == "decentralized; centralized training (joint discriminator)"
     assert magail.loc["magail_dec", "execution"] == "decentralized"
+    generator = pd.read_csv(experiments / "magail_generator" / "smax" / "3m" / "summary.csv").set_index("arm")
+    assert list(generator.index) == ["magail_cent", "magail_cent_mappo"]
+    assert generator.loc["magail_cent_mappo", "execution"] == "CTDE; joint discriminator"
     spread = pd.read_csv(experiments / "mpe_spread" / "mpe" / "spread_3" / "summary.csv")
     assert list(spread.arm) == ["ippo", "mappo"] and (spread.metric == "test_return").all()
     scores = pd.read_csv(experiments / "mpe_spread" / "mpe" / "spread_3" / "scores.csv")

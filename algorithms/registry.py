@@ -118,7 +118,7 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
     Arm("magail_single", "imitation", "MAGAIL single", {**_MAGAIL, "gail_discriminator": "joint_single"},
         consumes="demos", joint_demos=True, training="centralized training (joint discriminator)"),
     # ... and on MAPPO's generator (shared actor, centralised critic), nearer MAGAIL's own MACK generator
-    Arm("magail_cent_mappo", "imitation_ctde", "MAGAIL cent. (MAPPO generator)",
+    Arm("magail_cent_mappo", "imitation_ctde", "MAGAIL cent. on MAPPO",
         {**_MAGAIL, "gail_discriminator": "joint"}, consumes="demos", joint_demos=True,
         training="joint discriminator"),
 ]}

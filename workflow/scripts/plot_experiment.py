@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
-    demos_drawn, bounds_drawn = False, []
+    demos_drawn = bounds_drawn = False
     for ax, (summary, curves) in zip(axes.flat, tables):
         drawn = set()
         for row in summary.itertuples():
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
             right = ax.secondary_yaxis("right", functions=(lambda x: low + x * (high - low),
                                                            lambda y: (y - low) / (high - low)))
             right.set_ylabel(f"{metric} (raw)", fontsize=9)
-            bounds_drawn.append((low, high))
+            bounds_drawn = True
         demos_drawn |= bool(drawn)
         ax.grid(alpha=0.3)
     for ax in axes.flat[n:]:

@@ -31,8 +31,8 @@ from algorithms.common.evaluation import Episodes, play_episodes
 from algorithms import registry
 from algorithms.common.networks import IndependentActorCritic
 from algorithms.common.runio import atomic_write_bytes, load_checkpoint
+from algorithms.registry import STYLES  # the style names (in the registry: the workflow reads them without torch)
 
-STYLES = ("cotrained_concurrent", "cotrained_nonconcurrent", "indep_concurrent", "indep_nonconcurrent")
 # Display names (no commas: rliable uses "," to pair algorithms)
 STYLE_NAMES = {"cotrained_concurrent": "co-trained + concurrent", "cotrained_nonconcurrent": "co-trained + non-concurrent",
                "indep_concurrent": "independent + concurrent", "indep_nonconcurrent": "independent + non-concurrent"}

@@ -33,8 +33,6 @@ interaction each agent's actor minimises the NLL of its demonstrated actions on 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -42,95 +40,15 @@ import torch.nn.functional as F
 import envs
 from algorithms import registry
 from algorithms.common import trainer
-from algorithms.common.config import ConfigError, _f, check
-from algorithms.common.imitation import (DISC_STATS, AdversarialReward, DiscriminatorKind, ImitationError,
-                                         RewardTransform, SelfImitationStore, agent_pools, joint_rows,
-                                         one_hot_features)
+from algorithms.common.config import ConfigError, check
+from algorithms.common.imitation import (DISC_STATS, AdversarialReward, ImitationError, SelfImitationStore,
+                                         agent_pools, joint_rows, one_hot_features)
+from algorithms.configs.imitation import ImitationConfig, resources  # noqa: F401 (torch-free)
 from algorithms.demos import Demonstrations, load_demos
-from algorithms.ippo import IPPO, PPO_STATS, IPPOConfig, ppo_resources
+from algorithms.ippo import IPPO, PPO_STATS
 from algorithms.ippo import acting_policy as ippo_acting_policy
 
 LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
-
-
-@dataclass(frozen=True)
-class ImitationConfig(IPPOConfig):
-    reward: Literal["mixed", "gail", "env"] = _f(
-        "mixed", "mixed: r_env + gail_coef * r_D (DM²); gail: r_D alone (GAIL-only, MAGAIL); env: r_env alone "
-                 "(BC + IPPO)")
-    gail_expert: Literal["demos", "self"] = _f(
-        "demos", "the discriminator's expert rows: demos (the demonstration file) or self (self-imitation: the "
-                 "agent's own best episodes so far)")
-    gail_discriminator: DiscriminatorKind = _f(
-        "per_agent", "per_agent: one MLP per agent on its own input (DM², MAGAIL decentralized); joint: one MLP on "
-                     "all agents' inputs with a logit per agent (MAGAIL centralized); joint_single: one team logit "
-                     "(MAGAIL single). Joint ones need concurrent demonstrations")
-    demos: str = _f("", "demonstration file (.npz from sample_demonstrations); its task must match")
-    demo_episodes: int = _f(1000, "use the first N episodes of the demonstration file (DM² paper: 1000)")
-    gail_coef: float = _f(0.3, "c in r_env + c * r_D (DM² paper Table 2: per map)")
-    gail_epochs: int = _f(120, "discriminator steps per PPO update (DM² paper: 120)")
-    gail_batch_rows: int = _f(1024, "expert rows and policy rows per discriminator step (per agent, or joint rows)")
-    gail_lr: float = _f(1e-3, "discriminator Adam learning rate (DM² paper: PyTorch default 1e-3)")
-    gail_gp_lambda: float = _f(10.0, "gradient-penalty weight (0 = plain BCE, as MAGAIL)")
-    gail_hidden: int = _f(64, "discriminator width (two tanh layers)")
-    gail_reward_transform: RewardTransform = _f(
-        "logit", "r_D: logit = log D - log(1-D) (DM² reference code), softplus = -log(1-D), log_d = log D, "
-                 "two_sigmoid_minus_one = 2D - 1 (MAGAIL)")
-    gail_input: Literal["obs", "obs_action"] = _f("obs", "discriminator input: observation (state-only, DM²) "
-                                                        "or observation + one-hot action (MAGAIL, DM² ablation)")
-    sil_capacity: int = _f(1024, "self-imitation: episodes kept in the priority store (reference: 1024)")
-    sil_gamma: float = _f(0.99, "self-imitation: discount of the return that ranks episodes (reference: 0.99)")
-    bc_pretrain: bool = _f(False, "behavioural cloning of each agent's actor on its demonstrations before training")
-    bc_epochs: int = _f(20, "BC passes over the training demonstrations (assumed, paper unspecified)")
-    bc_lr: float = _f(5e-4, "BC Adam learning rate (assumed)")
-    bc_batch_episodes: int = _f(32, "BC episodes per gradient step (assumed)")
-    bc_holdout: float = _f(0.1, "fraction of demonstration episodes held out to report BC's NLL and accuracy")
-
-    def validate(self) -> None:
-        super().validate()
-        check(not self.needs_demos or bool(self.demos),
-              "demos: a demonstration file is required (unless gail_expert: self without BC)")
-        check(self.reward != "env" or self.bc_pretrain,
-              "reward: env without bc_pretrain is plain IPPO: use algorithms.ippo")
-        check(self.gail_expert == "demos" or self.gail_discriminator == "per_agent",
-              f"gail_discriminator: {self.gail_discriminator} needs joint demonstration rows; self-imitation "
-              "(gail_expert: self) keeps per-agent rows only: use per_agent")
-        for name in ["demo_episodes", "gail_epochs", "gail_batch_rows", "gail_hidden", "sil_capacity", "bc_epochs",
-                     "bc_batch_episodes"]:
-            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ["gail_lr", "bc_lr"]:
-            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
-        check(0 <= self.sil_gamma <= 1, f"sil_gamma must be in [0, 1], got {self.sil_gamma}")
-        check(0 < self.bc_holdout < 1, f"bc_holdout must be in (0, 1), got {self.bc_holdout}")
-        check(self.gail_gp_lambda >= 0, f"gail_gp_lambda must be >= 0, got {self.gail_gp_lambda}")
-        check(self.gail_coef >= 0, f"gail_coef must be >= 0, got {self.gail_coef}")
-
-    @property
-    def needs_demos(self) -> bool:
-        return self.bc_pretrain or (self.reward != "env" and self.gail_expert == "demos")
-
-    @property
-    def uses_discriminator(self) -> bool:
-        return self.reward != "env"
-
-    def unused_keys(self) -> list[str]:
-        """The settings this run never reads: the workflow sends them at their defaults, so changing one in the
-        config reruns only the arms that use it."""
-        keys = []
-        if not self.uses_discriminator:  # BC + IPPO: no discriminator
-            keys += [k for k in self.__dataclass_fields__ if k.startswith("gail_") and k != "gail_expert"]
-        elif self.reward == "gail":  # r_D alone: the mixing coefficient plays no part
-            keys.append("gail_coef")
-        if self.gail_expert != "self":
-            keys += ["sil_capacity", "sil_gamma"]
-        if not self.bc_pretrain:
-            keys += ["bc_epochs", "bc_lr", "bc_batch_episodes", "bc_holdout"]
-        if not self.needs_demos:
-            keys.append("demo_episodes")
-        return keys
-
-
-resources = ppo_resources  # the PPO generator's memory and runtime (the discriminator is small)
 
 
 def behaviour_cloning(net, demos: Demonstrations, cfg: "ImitationConfig", gen: torch.Generator) -> dict:

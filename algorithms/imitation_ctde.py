@@ -11,27 +11,15 @@ Behaviour cloning (``bc_pretrain``) is implemented for the IPPO generator only (
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 from algorithms import registry
 from algorithms.common import trainer
-from algorithms.common.config import check
-from algorithms.common.ppo import ppo_resources
-from algorithms.imitation import ImitationConfig, ImitationOnPolicy
+from algorithms.configs.imitation_ctde import ImitationCTDEConfig, resources  # noqa: F401 (torch-free)
+from algorithms.imitation import ImitationOnPolicy
 from algorithms.mappo import MAPPO
 from algorithms.mappo import acting_policy as mappo_acting_policy
 
 LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
-
-
-@dataclass(frozen=True)
-class ImitationCTDEConfig(ImitationConfig):
-    """The keys of ``algorithms.imitation`` (the PPO core's and the imitation block's), on MAPPO's networks."""
-
-    def validate(self) -> None:
-        super().validate()
-        check(not self.bc_pretrain, "bc_pretrain: behaviour cloning is implemented for the IPPO generator only "
-                                    "(algorithms.imitation); this learner has MAPPO's shared actor")
 
 
 class AdversarialImitationCTDE(ImitationOnPolicy, MAPPO):
@@ -41,7 +29,6 @@ class AdversarialImitationCTDE(ImitationOnPolicy, MAPPO):
 
 
 acting_policy = mappo_acting_policy  # its checkpoints hold MAPPO's networks
-resources = ppo_resources  # the PPO generator's memory and runtime (the discriminator is small)
 
 
 def train(cfg: ImitationCTDEConfig, run_dir, progress: bool = True, restart_if_changed: bool = False,

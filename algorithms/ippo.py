@@ -1,7 +1,8 @@
 """Independent PPO (IPPO) as in the DM² paper: every agent has its own recurrent actor and its own critic on its
 local observation (+ last action), its own gradient clipping; nothing is shared. Agents are batched as stacked
 per-agent weights (one matmul for all agents), envs as a jitted, vmapped JAX function. The PPO machinery is the
-shared on-policy core (``algorithms/common/ppo.py``); this file is its config and its policy.
+shared on-policy core (``algorithms/common/ppo.py``); this file is its policy (its config and resource estimate:
+``algorithms/configs/ippo.py``).
 
     python -m algorithms.ippo --config config/config.yaml --section ippo --run-dir results/ippo/smax/3m/seed0 \
         task=smax/3m seed=0
@@ -9,21 +10,16 @@ shared on-policy core (``algorithms/common/ppo.py``); this file is its config an
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from algorithms import registry
 from algorithms.common import trainer
 from algorithms.common.networks import IndependentActorCritic
-from algorithms.common.ppo import PPO_STATS, OnPolicyLearner, PPOConfig, ppo_resources
+from algorithms.common.ppo import PPO_STATS, OnPolicyLearner, ppo_resources
+from algorithms.configs.ippo import IPPOConfig, resources  # noqa: F401 (torch-free)
 
 LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
 __all__ = ["IPPO", "IPPOConfig", "PPO_STATS", "acting_policy", "main", "ppo_resources", "resources", "train"]
-
-
-@dataclass(frozen=True)
-class IPPOConfig(PPOConfig):
-    """IPPO takes the PPO core's keys (same meaning)."""
 
 
 class IPPO(OnPolicyLearner):
@@ -43,9 +39,6 @@ def acting_policy(ckpt: dict) -> IndependentActorCritic:
                                  cfg["actor_gain"])
     net.load_state_dict(ckpt["model"])
     return net
-
-
-resources = ppo_resources
 
 
 def train(cfg: IPPOConfig, run_dir: str | Path, progress: bool = True, restart_if_changed: bool = False,

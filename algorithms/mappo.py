@@ -14,19 +14,14 @@ the agent id (on-policy's "EP" state with an id), not its agent-specific feature
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 from algorithms import registry
 from algorithms.common import trainer
 from algorithms.common.networks import SharedActorCentralCritic
-from algorithms.common.ppo import OnPolicyLearner, PPOConfig, ppo_resources
+from algorithms.common.ppo import OnPolicyLearner
+from algorithms.configs.mappo import MAPPOConfig, resources  # noqa: F401 (torch-free)
 
 LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
-
-
-@dataclass(frozen=True)
-class MAPPOConfig(PPOConfig):
-    """MAPPO takes the PPO core's keys (same meaning as IPPO's); the policy differs, not the hyperparameters."""
 
 
 class MAPPO(OnPolicyLearner):
@@ -46,9 +41,6 @@ def acting_policy(ckpt: dict) -> SharedActorCentralCritic:
                                    cfg["hidden_size"], cfg["actor_gain"])
     net.load_state_dict(ckpt["model"])
     return net
-
-
-resources = ppo_resources
 
 
 def train(cfg: MAPPOConfig, run_dir, progress: bool = True, restart_if_changed: bool = False,

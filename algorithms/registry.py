@@ -1,11 +1,14 @@
 """The one place learner and arm names live. The workflow, the config checks, expert loading, the aggregation and the
 scripts read this table; none of them names a learner or an arm.
 
-A **learner** is a module with a typed config and a training loop (``algorithms/<module>.py``). An **arm** is what a
-figure compares: a learner plus fixed settings (DM² and GAIL-only are the same learner with another reward). Adding an
-arm is one ``Arm`` entry here (and its config entries); adding a learner is its module plus one ``Learner`` entry.
+A **learner** is a module with a training loop (``algorithms/<module>.py``) and a typed config with a resource
+estimate (``algorithms/configs/<module>.py``, torch-free). An **arm** is what a figure compares: a learner plus fixed
+settings (DM² and GAIL-only are the same learner with another reward). Adding an arm is one ``Arm`` entry here (and its
+config entries); adding a learner is its two modules plus one ``Learner`` entry.
 
-Importing this file imports neither torch nor JAX: classes are named by strings and loaded on first use.
+Importing this file imports neither torch nor JAX: classes are named by strings and loaded on first use. The workflow
+reads a learner's ``config_cls`` and ``resources`` (its config module only) when it builds its DAG; ``load()`` and
+``learner_cls`` import the learner module (torch).
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ INPUT_KINDS = ("none", "demos", "expert")
 @dataclass(frozen=True)
 class Learner:
     name: str
-    module: str  # algorithms.<module>: has the config class, the learner class, acting_policy, resources, main
+    module: str  # algorithms.<module>: the learner class, acting_policy, main (and its config and resources again)
+    config_module: str  # algorithms.configs.<module>: the config class and resources(hp, spec), without torch
     config_class: str
     learner_class: str
     sections: tuple[str, ...]  # the config-file blocks it reads, merged in order (a later block wins)
@@ -38,11 +42,18 @@ class Learner:
     table_rows: tuple[tuple[str, str], ...] = ()
 
     def load(self):
+        """The learner module (imports torch)."""
         return importlib.import_module(self.module)
 
     @property
     def config_cls(self):
-        return getattr(self.load(), self.config_class)
+        """The config dataclass, from the config module (no torch)."""
+        return getattr(importlib.import_module(self.config_module), self.config_class)
+
+    @property
+    def resources(self):
+        """``resources(hp, spec) -> (memory MB, runtime minutes)`` of one run, from the config module (no torch)."""
+        return importlib.import_module(self.config_module).resources
 
     @property
     def learner_cls(self):
@@ -78,24 +89,26 @@ IMITATION_ROWS = (("gail_coef", "GAIL reward coefficient c"), ("gail_epochs", "d
                   ("gail_gp_lambda", "gradient penalty"), ("demo_episodes", "demonstration episodes per agent"))
 
 LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
-    Learner("ippo", "algorithms.ippo", "IPPOConfig", "IPPO", ("ippo",), "decentralized", "IPPO", expert=True,
-            per_agent_networks=True, table_rows=PPO_ROWS),
-    Learner("mappo", "algorithms.mappo", "MAPPOConfig", "MAPPO", ("ippo", "mappo"), "CTDE", "MAPPO", expert=True,
+    Learner("ippo", "algorithms.ippo", "algorithms.configs.ippo", "IPPOConfig", "IPPO", ("ippo",), "decentralized",
+            "IPPO", expert=True, per_agent_networks=True, table_rows=PPO_ROWS),
+    Learner("mappo", "algorithms.mappo", "algorithms.configs.mappo", "MAPPOConfig", "MAPPO", ("ippo", "mappo"), "CTDE",
+            "MAPPO", expert=True,
             table_rows=(("ppo_epochs", "PPO epochs"), ("clip", "PPO clip"), ("num_envs", "parallel envs"),
                         ("rollout_length", "rollout length"))),
-    Learner("qmix", "algorithms.qmix", "QMIXConfig", "QMIX", ("qmix",), "CTDE", "QMIX", expert=True,
-            stochastic_policy=False,
+    Learner("qmix", "algorithms.qmix", "algorithms.configs.qmix", "QMIXConfig", "QMIX", ("qmix",), "CTDE", "QMIX",
+            expert=True, stochastic_policy=False,
             table_rows=(("lr", "RMSprop learning rate"), ("batch_episodes", "batch (episodes)"),
                         ("buffer_episodes", "replay buffer (episodes)"),
                         ("epsilon_anneal_steps", "epsilon anneal steps"), ("epsilon_finish", "final epsilon"),
                         ("target_update_episodes", "target update (episodes)"),
                         ("updates_per_episode", "gradient steps per episode"), ("total_env_steps", "env steps"))),
     # adversarial imitation: the generator is the learner (IPPO's or MAPPO's networks), the rest are its settings
-    Learner("imitation", "algorithms.imitation", "ImitationConfig", "AdversarialImitation", ("ippo", "imitation"),
-            "decentralized", "adversarial imitation (IPPO generator)", table_rows=IMITATION_ROWS),
-    Learner("imitation_ctde", "algorithms.imitation_ctde", "ImitationCTDEConfig", "AdversarialImitationCTDE",
-            ("ippo", "mappo", "imitation"), "CTDE", "adversarial imitation (MAPPO generator)",
+    Learner("imitation", "algorithms.imitation", "algorithms.configs.imitation", "ImitationConfig",
+            "AdversarialImitation", ("ippo", "imitation"), "decentralized", "adversarial imitation (IPPO generator)",
             table_rows=IMITATION_ROWS),
+    Learner("imitation_ctde", "algorithms.imitation_ctde", "algorithms.configs.imitation_ctde", "ImitationCTDEConfig",
+            "AdversarialImitationCTDE", ("ippo", "mappo", "imitation"), "CTDE",
+            "adversarial imitation (MAPPO generator)", table_rows=IMITATION_ROWS),
 ]}
 
 _MAGAIL = {"reward": "gail", "gail_input": "obs_action", "gail_reward_transform": "two_sigmoid_minus_one",
@@ -122,6 +135,10 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
         {**_MAGAIL, "gail_discriminator": "joint"}, consumes="demos", joint_demos=True,
         training="joint discriminator"),
 ]}
+
+
+# The demonstration styles (the DM² ablation, paper Fig. 3; algorithms/demos.py samples them).
+STYLES = ("cotrained_concurrent", "cotrained_nonconcurrent", "indep_concurrent", "indep_nonconcurrent")
 
 
 # A run's typed input, as it appears in its path (results/arms/<task>/<arm>/<input>/seed<N>): "none",

@@ -2,6 +2,9 @@
 
 A task is named ``<backend>/<name>``: ``smax/<map>`` (embedded default, JAX), ``mpe/<task>`` (JAX MPE) and
 ``smac/<map>`` (optional, needs StarCraft II). ``list_tasks()`` lists the names that need nothing extra.
+
+``list_tasks()`` and ``task_spec()`` of an embedded task at its default options read a stored table
+(``envs/task_specs.py``) and import no JAX; anything else (options, ``smac/<map>``, a stale table) is computed live.
 """
 from __future__ import annotations
 
@@ -14,6 +17,11 @@ __all__ = ["BatchedEnv", "Observation", "StepResult", "TaskSpec", "make", "task_
 
 def list_tasks() -> list[str]:
     """Every task the embedded backends provide (real-SMAC maps are whatever SC2 has installed)."""
+    from envs import task_specs
+
+    table = task_specs.table()
+    if table is not None:
+        return list(table)
     from envs import mpe, smax
 
     return [f"smax/{m}" for m in smax.map_names()] + [f"mpe/{t}" for t in mpe.task_names()]
@@ -58,9 +66,16 @@ def make(name: str, num_envs: int = 1, seed: int = 0, **options) -> BatchedEnv:
 
 
 def task_spec(name: str, **options) -> TaskSpec:
-    """The static facts of a task (agents, dims, limits) without building parallel envs."""
+    """The static facts of a task (agents, dims, limits) without building parallel envs; those of an embedded task at
+    its default options come from the stored table (no JAX)."""
     backend, task = _split(name)
     _check_options(backend, options)
+    if backend != "smac" and not options:
+        from envs import task_specs
+
+        table = task_specs.table()
+        if table is not None:
+            return table[name]  # _split checked that the name is listed
     if backend == "smax":
         from envs.smax import smax_spec
 

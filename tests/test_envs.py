@@ -32,6 +32,49 @@ def test_task_names_and_errors():
         envs.make("smax/3m", local_ratio=0.5)
 
 
+def test_stored_task_specs_are_the_live_ones():
+    """envs/task_specs.json, which task_spec() and list_tasks() read without JAX, is what jaxmarl computes now (every
+    task of every embedded backend, at the default options): when this fails, run python -m envs.task_specs --write."""
+    from envs import task_specs
+
+    live = task_specs.live_specs()  # builds every env without jit: a few seconds
+    assert task_specs.TABLE.read_text() == task_specs.render(live), "stale: run python -m envs.task_specs --write"
+    assert task_specs.table() == live and list(task_specs.table()) == list(live)
+    assert envs.list_tasks() == list(live)
+    for name, spec in live.items():
+        assert envs.task_spec(name) == spec, name
+
+
+def test_task_spec_options_are_computed_live():
+    """Options change the spec (reward_scale) or the env (local_ratio): such specs never come from the table."""
+    from envs.mpe import mpe_spec
+    from envs.smax import smax_spec
+
+    assert envs.task_spec("smax/3m", reward_scale=2.0) == smax_spec("3m", reward_scale=2.0)
+    assert envs.task_spec("smax/3m", reward_scale=2.0).reward_scale == 2.0
+    assert envs.task_spec("mpe/spread_3", reward_scale=3.0, local_ratio=0.5) == mpe_spec("spread_3", 0.5, 3.0)
+    assert envs.task_spec("mpe/spread_3").reward_scale == 1.0 and envs.task_spec("smax/3m").reward_scale == 10.0
+
+
+def test_a_stale_task_table_is_not_used(monkeypatch):
+    """The table records what it was computed from (jaxmarl's version, envs/smax.py and envs/mpe.py); where that
+    differs it is ignored with a warning and specs are computed live."""
+    from envs import task_specs
+    from envs.smax import smax_spec
+
+    monkeypatch.setattr(task_specs, "_jaxmarl_version", lambda: "0.0.0")
+    task_specs.table.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match=r"task_specs.json is stale \(jaxmarl changed.*--write"):
+            assert task_specs.table() is None
+        assert envs.task_spec("smax/3m") == smax_spec("3m")
+        assert "smax/3m" in envs.list_tasks()
+        with pytest.raises(ValueError, match=r"unknown task 'smax/5m_vs_7m'.*smax/5m_vs_6m"):
+            envs.task_spec("smax/5m_vs_7m")
+    finally:
+        task_specs.table.cache_clear()
+
+
 @pytest.mark.parametrize("name", sorted(PAPER_MAPS))
 def test_paper_map_specs(name):
     spec = envs.task_spec(f"smax/{name}")

@@ -1,5 +1,11 @@
 """IPPO end to end: outputs, reproducibility, resume after a kill, episode-mode accounting, and learning."""
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -7,7 +13,9 @@ import torch
 import yaml
 
 from algorithms.common.config import resolve
-from algorithms.common.runio import load_checkpoint
+from algorithms.common.runio import load_checkpoint, run_lock
+from algorithms.common import trainer
+from algorithms.common.trainer import STOPPED_BY_SIGTERM, Stopped
 from algorithms.ippo import IPPO, IPPOConfig, train
 
 SMALL = dict(task="smax/3m", num_envs=16, rollout_length=32, chunk_length=16, ppo_epochs=2, eval_interval=512,
@@ -58,7 +66,8 @@ def test_outputs_reproducibility_and_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(IPPO, "update", dying_update)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "d", progress=False)
-    assert len(pd.read_csv(tmp_path / "d" / "metrics.csv")) == 2  # evaluations at 0 and 512 were kept
+    assert len(pd.read_csv(tmp_path / "d" / "progress.csv")) == 2  # evaluations at 0 and 512 were kept
+    assert not (tmp_path / "d" / "metrics.csv").exists()  # the declared output means "done"
     monkeypatch.setattr(IPPO, "update", real_update)
     train(cfg, tmp_path / "d", progress=False)
     pd.testing.assert_frame_equal(m, metrics(tmp_path / "d"))
@@ -66,7 +75,7 @@ def test_outputs_reproducibility_and_resume(tmp_path, monkeypatch):
         torch.testing.assert_close(load_checkpoint(tmp_path / "d" / "final_model.pt")["model"][k], v)
     assert "resumed at 512 env steps" in (tmp_path / "d" / "train.log").read_text()
     # a finished run keeps no resume state; running it again (e.g. after metrics.csv was deleted) retrains it
-    assert not (tmp_path / "d" / "resume.pt").exists()
+    assert not (tmp_path / "d" / "resume.pt").exists() and not (tmp_path / "d" / "progress.csv").exists()
     (tmp_path / "d" / "metrics.csv").unlink()
     train(cfg, tmp_path / "d", progress=False)
     pd.testing.assert_frame_equal(m, metrics(tmp_path / "d"))
@@ -112,3 +121,88 @@ def test_ippo_learns_3m(tmp_path):
     assert rows[0]["test_win_rate"] <= 0.1
     late = [r["test_win_rate"] for r in rows if r["env_steps"] >= 100_000]
     assert max(late) >= 0.5, f"IPPO did not learn 3m: test win rates {[r['test_win_rate'] for r in rows]}"
+
+
+# 3 updates of 512 steps between evaluations, so a stop can fall between two evaluations
+PREEMPTIBLE = dict(SMALL, eval_interval=1536, total_env_steps=4608)
+
+
+def test_sigterm_between_evaluations_writes_a_resume_point_and_the_rerun_is_exact(tmp_path, monkeypatch):
+    cfg = small_cfg(**PREEMPTIBLE)
+    train(cfg, tmp_path / "a", progress=False)
+    calls = {"n": 0}
+    real_update = IPPO.update
+
+    def update_then_sigterm(self):
+        calls["n"] += 1
+        if calls["n"] == 5:  # the 2nd update after the evaluation at 1536
+            signal.raise_signal(signal.SIGTERM)
+        return real_update(self)
+
+    monkeypatch.setattr(IPPO, "update", update_then_sigterm)
+    with pytest.raises(Stopped, match="at 2560 env steps"):
+        train(cfg, tmp_path / "b", progress=False)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is the trainer's only while it trains
+    assert load_checkpoint(tmp_path / "b" / "resume.pt")["last_row_steps"] == 1536
+    assert not (tmp_path / "b" / "metrics.csv").exists()
+    monkeypatch.setattr(IPPO, "update", real_update)
+    train(cfg, tmp_path / "b", progress=False)
+    assert "resumed at 2560 env steps" in (tmp_path / "b" / "train.log").read_text()
+    pd.testing.assert_frame_equal(metrics(tmp_path / "a"), metrics(tmp_path / "b"))  # train stats included
+
+
+def test_a_run_folder_has_one_trainer(tmp_path):
+    with run_lock(tmp_path / "run", wait_s=0):
+        with pytest.raises(RuntimeError, match=rf"being trained by pid {os.getpid()} "):
+            trainer.train(small_cfg(), tmp_path / "run", False, False, IPPO, lock_wait_s=0.5)
+    assert not (tmp_path / "run" / "metrics.csv").exists()
+
+
+def test_cli_trainer_whose_job_shell_is_killed_stops_and_resumes_exactly(tmp_path):
+    """A job's shell killed (its trainer orphaned): the trainer gets SIGTERM from the kernel, writes its resume
+    point and exits 143 without metrics.csv; the rerun resumes and ends like an uninterrupted run."""
+    import json
+
+    cfg = small_cfg(**dict(PREEMPTIBLE, total_env_steps=30720))
+    root = Path(__file__).resolve().parents[1]
+    run = tmp_path / "cli"
+    cli = [sys.executable, "-m", "algorithms.ippo", "--run-dir", str(run), "--no-progress",
+           "--set-json", json.dumps(PREEMPTIBLE | {"total_env_steps": 30720})]
+    # the job's shell (not exec'd: it waits for the trainer, as Snakemake's `cmd > log` shell does)
+    shell = subprocess.Popen(["bash", "-c", " ".join(f"'{a}'" for a in cli) + "; echo trainer exited $?"],
+                             cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while not ((run / "progress.csv").exists() and len(pd.read_csv(run / "progress.csv")) >= 3):
+        assert shell.poll() is None and time.monotonic() < deadline, "the trainer ended or hung before 3 evaluations"
+        time.sleep(0.2)
+    trainer = int(subprocess.run(["pgrep", "-P", str(shell.pid)], capture_output=True, text=True).stdout.split()[0])
+    shell.kill()
+    shell.wait()
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{trainer}").exists() and "zombie" not in Path(f"/proc/{trainer}/status").read_text():
+        assert time.monotonic() < deadline, "the orphaned trainer did not stop"
+        time.sleep(0.2)
+    log = (run / "train.log").read_text()
+    assert "stopped by signal 15" in log and (run / "resume.pt").exists() and not (run / "metrics.csv").exists()
+    out = subprocess.run(cli, cwd=root, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "resumed at" in (run / "train.log").read_text()
+    train(cfg, tmp_path / "uninterrupted", progress=False)
+    pd.testing.assert_frame_equal(metrics(tmp_path / "uninterrupted"), metrics(run))
+
+
+def test_cli_exits_143_on_sigterm(tmp_path):
+    import json
+
+    run = tmp_path / "cli"
+    proc = subprocess.Popen([sys.executable, "-m", "algorithms.ippo", "--run-dir", str(run), "--no-progress",
+                             "--set-json", json.dumps(PREEMPTIBLE | {"total_env_steps": 30720})],
+                            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    deadline = time.monotonic() + 240
+    while not (run / "progress.csv").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() else "hung"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == STOPPED_BY_SIGTERM
+    assert "run again to resume" in proc.stdout.read()

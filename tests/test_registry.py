@@ -23,6 +23,8 @@ def test_registry_is_consistent():
         if entry.expert:  # experts can be loaded
             assert callable(module.acting_policy)
         assert callable(module.resources) and callable(module.main)
+        # the workflow's torch-free accessors give what the learner module uses
+        assert getattr(module, entry.config_class) is entry.config_cls and module.resources is entry.resources
         fields = entry.config_cls.__dataclass_fields__
         for key, _ in entry.table_rows:
             assert key in fields, (name, key)

@@ -1,6 +1,5 @@
 """The Snakemake workflow on the quick config: dry run, a full run that writes the figure, nothing to redo after,
 and a changed hyperparameter replans exactly the jobs that depend on it."""
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -8,21 +7,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from workflow_helpers import copy_workflow, planned_jobs
 import yaml
 
 from algorithms.demos import load_demos
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-OPTIONS = ["--cores", "2", "--configfile", "config/quick.yaml"]  # last: --configfile takes every word after it
+OPTIONS = ["--cores", "2", "--configfile=config/quick.yaml"]  # the README's form: it cannot swallow a target
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     work = tmp_path_factory.mktemp("wf")
-    for item in ["Snakefile", "workflow", "config", "algorithms", "envs"]:
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / item)
+    copy_workflow(work)
     return work
 
 
@@ -32,19 +30,6 @@ def snakemake(workdir, *args):
     return out.stdout + out.stderr
 
 
-def planned_jobs(text: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run: rule -> count."""
-    jobs, in_table = {}, False
-    for line in text.splitlines():
-        parts = line.split()
-        if parts[:2] == ["job", "count"]:
-            in_table = True
-            continue
-        if in_table and len(parts) == 2 and parts[1].isdigit():
-            if parts[0] == "total":
-                break
-            jobs[parts[0]] = int(parts[1])
-    return jobs
 
 
 def quick_config() -> dict:
@@ -65,13 +50,16 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     plan = planned_jobs(snakemake(workdir, "-n"))
     assert plan == {"all": 1, "train_expert": 5, "sample_demonstrations": 11, "train_arm": 58,
                     "aggregate_experiment": 10, "aggregate_across_tasks": 1, "results_table": 1,
-                    "hyperparameter_tables": 1, "plot_ablation": 1, "plot_main_results": 1, "plot_gail_reward": 1,
+                    "hyperparameter_tables": 1, "results_table_page": 1,
+                    "hyperparameters_table_page": 1, "software_versions": 1, "plot_ablation": 1, "plot_main_results": 1, "plot_gail_reward": 1,
                     "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1,
                     "plot_magail": 1, "plot_magail_generator": 1, "plot_mpe_spread": 1}
     snakemake(workdir)
     for fig in FIGURES:
-        assert (workdir / "figures" / f"{fig}_quick.pdf").read_bytes()[:4] == b"%PDF", fig
-    experiments = workdir / "results" / "experiments"
+        assert (workdir / "figures" / "quick" / f"{fig}.pdf").read_bytes()[:4] == b"%PDF", fig
+    out = workdir / "results" / "quick"  # the quick config's outputs never mix with another config's
+    assert sorted(p.name for p in (workdir / "results").iterdir()) == ["quick"]
+    experiments = out / "experiments"
     summary = (experiments / "ablation" / "smax" / "3m" / "summary.csv").read_text()
     assert "IPPO" in summary and "GAIL-only" in summary and summary.count("DM² (IPPO demos") == 8
     assert (experiments / "ablation" / "smax" / "3m" / "summary.tex").read_text().startswith("\\begin{table}")
@@ -79,13 +67,15 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert list(main.arm) == ["ippo", "mappo", "qmix", "dm2", "dm2", "dm2_sil"]
     assert sorted(main.demo_expert.dropna()) == ["ippo", "qmix"] and (main.runs == 2).all()
     # the QMIX demonstrations on 3s_vs_4z were sampled with that map's epsilon, and say so
-    meta = load_demos(workdir / "results/demos/smax/3s_vs_4z/qmix/cotrained_concurrent_step2048.npz").metadata
+    meta = load_demos(out / "demos/smax/3s_vs_4z/qmix/cotrained_concurrent_step2048.npz").metadata
     assert meta["epsilon"] == 0.1 and meta["sampling_mode"] == "epsilon_greedy" and 0 <= meta["sampled_win_rate"] <= 1
     # across tasks: the main arms on both tasks, with the IPPO baseline's PoI left empty
     agg = pd.read_csv(experiments / "aggregate" / "summary.csv")
     assert len(agg) == 6 and (agg.tasks == 2).all() and agg.poi_vs_baseline.isna().sum() == 1
     assert ((agg.iqm_ci_low <= agg.iqm) & (agg.iqm <= agg.iqm_ci_high)).all()
-    results = pd.read_csv(workdir / "results" / "tables" / "results_quick.csv")
+    results = pd.read_csv(out / "tables" / "results.csv")
+    assert "magail_cent_mappo" in (out / "report" / "results.html").read_text()
+    assert "torch" in (out / "report" / "software_versions.html").read_text()
     # every arm of every experiment on every one of its tasks, each once: on 3m the ablation's 10, then MAPPO, QMIX,
     # DM² with QMIX demonstrations, DM²+SIL, BC+IPPO, BC+DM², the state-action discriminator, the three MAGAIL arms,
     # MAGAIL on MAPPO's generator (the quality sweep's runs are the ablation's); on 3s_vs_4z the 6 main arms
@@ -105,19 +95,26 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     expected = (scores.raw_score - bounds["random"]) / (bounds["reference"] - bounds["random"])
     assert np.allclose(scores.score, expected) and len(results[results.task == "mpe/spread_3"]) == 2
     assert "Nothing to be done" in snakemake(workdir, "-n")
+    # the report: every figure and table of the run with its caption from the config, in one offline HTML file
+    snakemake(workdir, "--report", "results/quick/report.html")
+    page = (out / "report.html").read_text()
+    for name in [*FIGURES, "results.html", "hyperparameters.html", "software_versions.html"]:
+        assert name in page, name
+    assert "MAGAIL, centralized discriminator: IPPO generator against MAPPO generator" in page  # a config title
     # the baselines' learning curves: IPPO, MAPPO, QMIX x 2 seeds
-    curve = "figures/learning_curves_quick.pdf"
-    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 6}
+    curve = "learning_curves"  # a figure by its name, the same under every config
+    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 6,
+                                                             "learning_curves": 1}
     snakemake(workdir, curve)
-    assert (workdir / curve).read_bytes()[:4] == b"%PDF"
+    assert (workdir / "figures" / "quick" / "learning_curves.pdf").read_bytes()[:4] == b"%PDF"
     for algo in ("ippo", "mappo", "qmix"):
         for seed in (0, 1):
-            run = workdir / "results" / algo / "smax" / "3m" / f"seed{seed}"
+            run = out / algo / "smax" / "3m" / f"seed{seed}"
             assert (run / "metrics.csv").exists() and (run / "config.yaml").exists()
             resolved = yaml.safe_load((run / "config.yaml").read_text())
             assert resolved["config"]["seed"] == seed and resolved["algorithm"] == algo
     assert "Nothing to be done" in snakemake(workdir, "-n", curve)
-    target = "figures/ablation_quick.pdf"
+    target = "figures/quick/ablation.pdf"  # a figure by its file
     quick = yaml.safe_load((workdir / "config" / "quick.yaml").read_text())
     # QMIX's demonstration epsilon (3m; 3s_vs_4z has its own) -> the QMIX demonstrations on 3m, the DM² runs that
     # learn from them, and what aggregates them; nothing of IPPO's demonstrations, no expert, no other arm
@@ -125,7 +122,8 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     write_config(workdir, quick)
     assert planned_jobs(snakemake(workdir, "-n")) == {
         "sample_demonstrations": 1, "train_arm": 2, "aggregate_experiment": 1, "aggregate_across_tasks": 1,
-        "plot_main_results": 1, "plot_aggregate": 1, "results_table": 1, "hyperparameter_tables": 1, "all": 1}
+        "plot_main_results": 1, "plot_aggregate": 1, "results_table": 1, "hyperparameter_tables": 1, "all": 1,
+        "results_table_page": 1, "hyperparameters_table_page": 1}
     quick["demos"]["sampling"]["qmix"]["epsilon"] = 0.0
     # one arm's hyperparameter changed -> only that arm's jobs and what aggregates them
     quick["arms"]["hyperparameters"]["gail_only"] = {"gail_lr": 3.0e-4}
@@ -148,12 +146,14 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     quick["demos"]["seed"] = 92814
     quick["qmix"]["lr"] = 1.0e-3
     write_config(workdir, quick)
-    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 2}
+    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 2,
+                                                             "learning_curves": 1}
     quick["ippo"]["lr"] = 1.0e-3  # MAPPO reads the ippo block too
     write_config(workdir, quick)
-    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 6}
+    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 6,
+                                                             "learning_curves": 1}
     # the hyperparameter tables come from the resolved configs: a changed value regenerates them
-    table = "results/tables/hyperparameters_quick.tex"
+    table = "results/quick/tables/hyperparameters.tex"
     snakemake(workdir, table)
     assert "GAIL reward coefficient c" in (workdir / table).read_text()
     assert "Nothing to be done" in snakemake(workdir, "-n", table)
@@ -180,5 +180,5 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
         bad = yaml.safe_load(yaml.safe_dump(quick))
         edit(bad)
         write_config(workdir, bad)
-        out = subprocess.run([*SNAKEMAKE, "-n", *OPTIONS], cwd=workdir, capture_output=True, text=True)
-        assert out.returncode != 0 and message in out.stdout + out.stderr, out.stdout + out.stderr
+        res = subprocess.run([*SNAKEMAKE, "-n", *OPTIONS], cwd=workdir, capture_output=True, text=True)
+        assert res.returncode != 0 and message in res.stdout + res.stderr, res.stdout + res.stderr

@@ -23,18 +23,14 @@ mask, concurrent files only), and ``SelfImitationStore`` (the agent's own best e
 from __future__ import annotations
 
 import heapq
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from algorithms.common.networks import StackedLinear
+from algorithms.configs.imitation import DISCRIMINATORS, REWARD_TRANSFORMS, DiscriminatorKind, RewardTransform
 
-DiscriminatorKind = Literal["per_agent", "joint", "joint_single"]
-DISCRIMINATORS = ("per_agent", "joint", "joint_single")
-RewardTransform = Literal["logit", "softplus", "log_d", "two_sigmoid_minus_one"]
-REWARD_TRANSFORMS = ("logit", "softplus", "log_d", "two_sigmoid_minus_one")
 DISC_STATS = ["disc_bce", "disc_gp", "disc_expert_acc", "disc_policy_acc", "gail_reward_mean"]
 
 

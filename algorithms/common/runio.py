@@ -2,12 +2,16 @@
 so a killed run never leaves a half-written file behind."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import fcntl
 import io
 import logging
 import os
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +63,42 @@ def load_checkpoint(path: Path) -> dict:
         raise RuntimeError(f"cannot read checkpoint {path}: it is corrupted or truncated ({exc})") from exc
 
 
+@contextlib.contextmanager
+def run_lock(run_dir: Path, wait_s: float):
+    """Hold a run folder alone: an exclusive lock on ``.<folder>.lock`` beside it (it survives the folder being
+    cleared; on NFS, Linux carries flock locks across hosts), released when the holder exits, however it exits. Another holder is
+    waited for up to ``wait_s`` seconds, then it is an error naming that process."""
+    run_dir = Path(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    path = run_dir.parent / f".{run_dir.name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "an unknown process"
+                    raise RuntimeError(f"{run_dir} is being trained by {holder} (lock {path}); stop that trainer or "
+                                       f"wait for it, then run again") from None
+                time.sleep(0.5)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}"
+                  .encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def write_resolved_config(run_dir: Path, cfg, extra: dict[str, Any]) -> None:
     payload = {"config": dataclasses.asdict(cfg), **extra}
     atomic_write_text(Path(run_dir) / "config.yaml", yaml.safe_dump(payload, sort_keys=False))
 
 
 class MetricsTable:
-    """metrics.csv: one row per evaluation, rewritten whole (atomically) on every append; rows are kept in the
+    """progress.csv, then metrics.csv: one row per evaluation, rewritten whole (atomically) on every append; rows are kept in the
     resume checkpoint so a resumed run continues the same table."""
 
     def __init__(self, path: Path, columns: list[str], rows: list[dict] | None = None):

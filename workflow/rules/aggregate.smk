@@ -5,10 +5,10 @@ rule aggregate_experiment:
     input:
         lambda wc: [f"{d}/metrics.csv" for d in experiment_run_dirs(wc.experiment, f"{wc.backend}/{wc.task}")],
     output:
-        summary="results/experiments/{experiment}/{backend}/{task}/summary.csv",
-        tex="results/experiments/{experiment}/{backend}/{task}/summary.tex",
-        curves="results/experiments/{experiment}/{backend}/{task}/curves.csv",
-        scores="results/experiments/{experiment}/{backend}/{task}/scores.csv",
+        summary=RESULTS + "/experiments/{experiment}/{backend}/{task}/summary.csv",
+        tex=RESULTS + "/experiments/{experiment}/{backend}/{task}/summary.tex",
+        curves=RESULTS + "/experiments/{experiment}/{backend}/{task}/curves.csv",
+        scores=RESULTS + "/experiments/{experiment}/{backend}/{task}/scores.csv",
     params:
         runs=lambda wc, input: " ".join(str(Path(p).parent) for p in input),
         reps=config["stats"]["reps"],
@@ -21,7 +21,10 @@ rule aggregate_experiment:
     wildcard_constraints:
         experiment="|".join(EXPERIMENT_NAMES),
     log:
-        "logs/experiments/{experiment}/{backend}/{task}/aggregate.log",
+        LOGS + "/experiments/{experiment}/{backend}/{task}/aggregate.log",
+    resources:
+        runtime=120,  # 50,000 bootstrap resamples take minutes
+        mem_mb=8000,
     shell:
         "{PYTHON} workflow/scripts/aggregate_runs.py --out-dir {params.out_dir} --reps {params.reps} "
         "--seed {params.seed} --final-window {params.window} --baseline {params.baseline} {params.score} "
@@ -32,9 +35,9 @@ rule aggregate_across_tasks:
     input:
         [f"{d}/metrics.csv" for d in aggregate_run_dirs()],
     output:
-        summary="results/experiments/aggregate/summary.csv",
-        tex="results/experiments/aggregate/summary.tex",
-        profiles="results/experiments/aggregate/profiles.csv",
+        summary=f"{RESULTS}/experiments/aggregate/summary.csv",
+        tex=f"{RESULTS}/experiments/aggregate/summary.tex",
+        profiles=f"{RESULTS}/experiments/aggregate/profiles.csv",
     params:
         runs=lambda wc, input: " ".join(str(Path(p).parent) for p in input),
         reps=config["stats"]["reps"],
@@ -43,7 +46,10 @@ rule aggregate_across_tasks:
         baseline=config["aggregate"]["baseline"],
         score=score_args(config["aggregate"]["tasks"]),
     log:
-        "logs/experiments/aggregate.log",
+        f"{LOGS}/experiments/aggregate.log",
+    resources:
+        runtime=120,
+        mem_mb=8000,
     shell:
         "{PYTHON} workflow/scripts/aggregate_across_tasks.py --out-dir $(dirname {output.summary}) "
         "--reps {params.reps} --seed {params.seed} --final-window {params.window} --baseline {params.baseline} "
@@ -52,24 +58,27 @@ rule aggregate_across_tasks:
 
 rule results_table:
     input:
-        [f"results/experiments/{name}/{task}/summary.csv" for name, per_task in EXPERIMENTS.items() for task in per_task],
+        [f"{RESULTS}/experiments/{name}/{task}/summary.csv" for name, per_task in EXPERIMENTS.items()
+         for task in per_task],
     output:
-        csv=config["tables"]["results"].removesuffix(".tex") + ".csv",
-        tex=config["tables"]["results"],
+        csv=table("results", "csv"),
+        tex=table("results", "tex"),
     log:
-        "logs/tables/results.log",
+        f"{LOGS}/tables/results.log",
+    localrule: True
     shell:
         "{PYTHON} workflow/scripts/results_table.py --out-csv {output.csv} --out-tex {output.tex} {input} > {log} 2>&1"
 
 
 rule hyperparameter_tables:
     output:
-        csv=config["tables"]["hyperparameters"].removesuffix(".tex") + ".csv",
-        tex=config["tables"]["hyperparameters"],
+        csv=table("hyperparameters", "csv"),
+        tex=table("hyperparameters", "tex"),
     params:
         resolved=lambda wc: json.dumps(table_hparams()),  # dicts keep the config's order
     log:
-        "logs/tables/hyperparameters.log",
+        f"{LOGS}/tables/hyperparameters.log",
+    localrule: True
     shell:
         "echo '{params.resolved}' | {PYTHON} workflow/scripts/hyperparameter_tables.py --resolved-json - "
         "--out-csv {output.csv} --out-tex {output.tex} > {log} 2>&1"

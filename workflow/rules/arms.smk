@@ -6,7 +6,7 @@ rule train_arm:
     input:
         lambda wc: input_files(f"{wc.backend}/{wc.task}", wc.input),
     output:
-        metrics="results/arms/{backend}/{task}/{arm}/{input}/seed{seed}/metrics.csv",
+        metrics=RESULTS + "/arms/{backend}/{task}/{arm}/{input}/seed{seed}/metrics.csv",
     params:
         hparams=lambda wc: json.dumps(arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.input, wc.seed),
                                       sort_keys=True),
@@ -16,9 +16,9 @@ rule train_arm:
         arm="|".join(registry.ARMS),
         input="none|demos-[a-z0-9_]+-[a-z_]+-[0-9]+|expert-[a-z0-9_]+-[0-9]+",
     log:
-        "logs/arms/{backend}/{task}/{arm}/{input}/seed{seed}.log",
+        LOGS + "/arms/{backend}/{task}/{arm}/{input}/seed{seed}.log",
     benchmark:
-        "benchmarks/arms/{backend}/{task}/{arm}/{input}/seed{seed}.tsv"
+        BENCHMARKS + "/arms/{backend}/{task}/{arm}/{input}/seed{seed}.tsv"
     threads: lambda wc: arm_hparams(f"{wc.backend}/{wc.task}", wc.arm, wc.input, wc.seed)["torch_threads"]
     resources:
         mem_mb=lambda wc: job_resources(registry.arm(wc.arm).learner,

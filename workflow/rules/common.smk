@@ -7,9 +7,8 @@ from dataclasses import asdict
 sys.path.insert(0, workflow.basedir)
 
 from algorithms import registry  # noqa: E402
-from algorithms.registry import demos_input, expert_input, parse_input  # noqa: E402
+from algorithms.registry import STYLES, demos_input, expert_input, parse_input  # noqa: E402
 from algorithms.common.config import ConfigError, merge_sections, resolve  # noqa: E402
-from algorithms.demos import STYLES  # noqa: E402
 
 PYTHON = sys.executable
 LEARNER_NAMES = tuple(registry.LEARNERS)
@@ -19,6 +18,15 @@ wildcard_constraints:
     backend="smax|mpe|smac",
     task="[A-Za-z0-9_]+",
     seed="[0-9]+",
+
+
+# Where this config's outputs go: results/<tag>, figures/<tag>, logs/<tag> and benchmarks/<tag> (config
+# outputs.tag; the default config has none), so that the quick, default and paper configs never mix their runs. Every
+# path below is built from these; figures and tables have fixed names under them, and a rule of each figure's name
+# (figures.smk) requests it under any config.
+_TAG = config["outputs"]["tag"]
+RESULTS, FIGURES, LOGS, BENCHMARKS = (f"{root}/{_TAG}" if _TAG else root
+                                      for root in ("results", "figures", "logs", "benchmarks"))
 
 
 def merged_blocks(names) -> dict:
@@ -48,15 +56,16 @@ def baseline_hparams(algo: str, task: str, seed: int) -> dict:
 
 
 def job_resources(learner: str, hp: dict) -> tuple[int, int]:
-    """(memory MB, runtime minutes) of one job: the learner's own estimate (registry -> module.resources)."""
+    """(memory MB, runtime minutes) of one job: the learner's own estimate (registry -> its config module's
+    resources; no torch, and the task's spec from the stored table of envs: no JAX)."""
     import envs
 
-    return registry.learner(learner).load().resources(hp, envs.task_spec(hp["task"]))
+    return registry.learner(learner).resources(hp, envs.task_spec(hp["task"]))
 
 
 def baseline_run_dirs() -> list[str]:
     runs = config["baseline_runs"]
-    return [f"results/{algo}/{task}/seed{seed}" for algo in runs["algorithms"] for task in runs["tasks"]
+    return [f"{RESULTS}/{algo}/{task}/seed{seed}" for algo in runs["algorithms"] for task in runs["tasks"]
             for seed in runs["seeds"]]
 
 
@@ -68,18 +77,18 @@ for _algo in config["baseline_runs"]["algorithms"]:
 
 
 # ---------------------------------------------------------------------------------------------- the experiments
-# A run is named by its wildcards: results/arms/<task>/<arm>/<input>/seed<N>. Its typed input is one of
+# A run is named by its wildcards: <results>/arms/<task>/<arm>/<input>/seed<N>. Its typed input is one of
 #   none                          the arm reads nothing but the env
 #   demos-<expert>-<style>-<N>    demonstrations of that expert learner's teams, in that style, at checkpoint N
 #   expert-<learner>-<N>          that learner's expert checkpoint at step N (first expert seed)
 # Every experiment (figure) lists such runs per task; a run two figures share is one job.
 def demo_path(task: str, demo: str) -> str:
     _, expert, style, step = parse_input(demo)
-    return f"results/demos/{task}/{expert}/{style}_step{step}.npz"
+    return f"{RESULTS}/demos/{task}/{expert}/{style}_step{step}.npz"
 
 
 def expert_run(learner: str, task: str) -> str:
-    return f"results/experts/{learner}/{task}/seed{config['experts'][learner]['seeds'][0]}"
+    return f"{RESULTS}/experts/{learner}/{task}/seed{config['experts'][learner]['seeds'][0]}"
 
 
 def input_files(task: str, run_input: str) -> list[str]:
@@ -181,6 +190,8 @@ def run_of(where: str, spec: dict, task: str) -> tuple[str, str]:
 
 
 FIXED_FIGURES = ("ablation", "ablation_summary", "aggregate", "learning_curves")
+# names that rules of this workflow already have (a figure's rule is named after it)
+TAKEN_NAMES = ("all", "tables", "report", "results_table", "hyperparameter_tables", "software_versions")
 
 
 def experiment_runs() -> dict[str, dict[str, list[tuple[str, str]]]]:
@@ -193,9 +204,9 @@ def experiment_runs() -> dict[str, dict[str, list[tuple[str, str]]]]:
                 + [(f"ablation.extra_runs[{i}]", r) for i, r in enumerate(ab.get("extra_runs") or [])])
     out = {"ablation": {ab["task"]: [run_of(where, r, ab["task"]) for where, r in ablation]}}
     for name, exp in config["experiments"].items():
-        if name in FIXED_FIGURES:
-            raise ValueError(f"experiments.{name}: the name is taken by a fixed figure or stage "
-                             f"({', '.join(FIXED_FIGURES)}); choose another")
+        if name in FIXED_FIGURES or name in TAKEN_NAMES or not name.isidentifier():
+            raise ValueError(f"experiments.{name}: the name must be a Python identifier and not one of the fixed "
+                             f"figures or targets ({', '.join(FIXED_FIGURES + TAKEN_NAMES)}); choose another")
         for i, r in enumerate(exp["runs"]):
             overrides = next((v.get("step_overrides") for v in r.values() if isinstance(v, dict)), None) or {}
             unknown = sorted(set(overrides) - set(exp["tasks"]))
@@ -220,7 +231,7 @@ USED_ARMS = tuple(dict.fromkeys(arm for per_task in EXPERIMENTS.values() for run
 
 
 def run_dir(task: str, arm: str, run_input: str, seed) -> str:
-    return f"results/arms/{task}/{arm}/{run_input}/seed{seed}"
+    return f"{RESULTS}/arms/{task}/{arm}/{run_input}/seed{seed}"
 
 
 def experiment_run_dirs(experiment: str, task: str) -> list[str]:
@@ -294,12 +305,6 @@ def check_experiments() -> None:
         modes = [block["mode"]] + [o.get("mode", block["mode"]) for o in (block.get("task_overrides") or {}).values()]
         if not registry.learner(expert).stochastic_policy and "stochastic" in modes:
             raise ValueError(f"demos.sampling.{expert}: {expert} has no stochastic policy; use mode epsilon_greedy")
-    for name in config["figures"]:
-        if name not in FIXED_FIGURES and name not in EXPERIMENTS:
-            raise ValueError(f"figures.{name}: no experiment of that name; experiments: {', '.join(EXPERIMENTS)}")
-    for name in EXPERIMENTS:
-        if name != "ablation" and name not in config["figures"]:
-            raise ValueError(f"experiments.{name}: give its figure's path under figures.{name}")
 
 
 check_experiments()
@@ -324,3 +329,17 @@ def table_hparams() -> list[dict]:
             sections.append({"name": f"{registry.display(expert)} demonstrations",
                              "rows": [["epsilon", "epsilon while sampled (DM² paper Table 1)"]], "values": values})
     return sections
+
+
+# ---------------------------------------------------------------------------------------------- figures
+# Every figure: its name (a target under any config: ``snakemake --cores 2 ablation``) and its file.
+FIGURE_NAMES = ("learning_curves", "ablation", "ablation_summary", *EXPERIMENT_NAMES[1:], "aggregate")
+
+
+def figure(name: str) -> str:
+    return f"{FIGURES}/{name}.pdf"
+
+
+def table(name: str, suffix: str) -> str:
+    """The results table and the hyperparameter tables: <results>/tables/<name>.<csv|tex>."""
+    return f"{RESULTS}/tables/{name}.{suffix}"

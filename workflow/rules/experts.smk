@@ -1,13 +1,13 @@
 # Stage 1: learners trained from scratch. Baselines for the learning curves (baseline_runs; one job per
 # algorithm, task and seed), and the expert teams whose checkpoints give the demonstrations. A run folder holds
-# config.yaml, metrics.csv, checkpoints/step_<N>.pt, final_model.pt, train.log and resume.pt (a killed job resumes
-# from it).
+# config.yaml, train.log, checkpoints/step_<N>.pt, while training progress.csv and resume.pt (a killed or SIGTERMed
+# job resumes from it), and once done final_model.pt and metrics.csv (the declared outputs appear only then).
 
 
 rule train_baseline:
     output:
-        metrics="results/{algo}/{backend}/{task}/seed{seed}/metrics.csv",
-        model="results/{algo}/{backend}/{task}/seed{seed}/final_model.pt",
+        metrics=RESULTS + "/{algo}/{backend}/{task}/seed{seed}/metrics.csv",
+        model=RESULTS + "/{algo}/{backend}/{task}/seed{seed}/final_model.pt",
     params:
         hparams=lambda wc: json.dumps(baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed), sort_keys=True),
         run_dir=lambda wc, output: str(Path(output.metrics).parent),
@@ -15,9 +15,9 @@ rule train_baseline:
     wildcard_constraints:
         algo="|".join(LEARNER_NAMES),
     log:
-        "logs/{algo}/{backend}/{task}/seed{seed}.log",
+        LOGS + "/{algo}/{backend}/{task}/seed{seed}.log",
     benchmark:
-        "benchmarks/{algo}/{backend}/{task}/seed{seed}.tsv"
+        BENCHMARKS + "/{algo}/{backend}/{task}/seed{seed}.tsv"
     threads: lambda wc: baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed)["torch_threads"]
     resources:
         mem_mb=lambda wc: job_resources(wc.algo, baseline_hparams(wc.algo, f"{wc.backend}/{wc.task}", wc.seed))[0],
@@ -29,8 +29,8 @@ rule train_baseline:
 
 rule train_expert:
     output:
-        metrics="results/experts/{expert}/{backend}/{task}/seed{seed}/metrics.csv",
-        model="results/experts/{expert}/{backend}/{task}/seed{seed}/final_model.pt",
+        metrics=RESULTS + "/experts/{expert}/{backend}/{task}/seed{seed}/metrics.csv",
+        model=RESULTS + "/experts/{expert}/{backend}/{task}/seed{seed}/final_model.pt",
     params:
         hparams=lambda wc: json.dumps(expert_hparams(wc.expert, f"{wc.backend}/{wc.task}", wc.seed), sort_keys=True),
         run_dir=lambda wc, output: str(Path(output.metrics).parent),
@@ -38,9 +38,9 @@ rule train_expert:
     wildcard_constraints:
         expert="|".join(EXPERT_NAMES),
     log:
-        "logs/experts/{expert}/{backend}/{task}/seed{seed}.log",
+        LOGS + "/experts/{expert}/{backend}/{task}/seed{seed}.log",
     benchmark:
-        "benchmarks/experts/{expert}/{backend}/{task}/seed{seed}.tsv"
+        BENCHMARKS + "/experts/{expert}/{backend}/{task}/seed{seed}.tsv"
     threads: lambda wc: expert_hparams(wc.expert, f"{wc.backend}/{wc.task}", wc.seed)["torch_threads"]
     resources:
         mem_mb=lambda wc: job_resources(wc.expert, expert_hparams(wc.expert, f"{wc.backend}/{wc.task}", wc.seed))[0],

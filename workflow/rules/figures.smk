@@ -1,30 +1,43 @@
-# Last stage: figures, each its own target (snakemake figures/<name>.pdf, or the rule's name).
+# Last stage: figures. Each is a target under any config by its name, `snakemake --cores 2 ablation` (the rules at
+# the end), or by its file, <figures>/<name>.pdf (figures/ablation.pdf under the default config).
+
+
+def figure_output(name: str, caption: str = "figure.rst"):
+    """A figure's file, in the report (``snakemake --report``) under Figures with its caption."""
+    return report(figure(name), caption=f"../report/{caption}", category="Figures", labels={"figure": name})
 
 
 rule plot_learning_curves:
     input:
         [f"{d}/metrics.csv" for d in baseline_run_dirs()],
     output:
-        config["figures"]["learning_curves"],
+        figure_output("learning_curves", "learning_curves.rst"),
+    params:
+        title="IPPO, MAPPO and QMIX from scratch: greedy test win rate per seed and their mean",
     log:
-        "logs/figures/learning_curves.log",
+        f"{LOGS}/figures/learning_curves.log",
+    resources:
+        runtime=10,
     shell:
         "{PYTHON} workflow/scripts/plot_learning_curves.py --out {output} {input} > {log} 2>&1"
 
 
 rule plot_ablation:
     input:
-        summary=f"results/experiments/ablation/{config['ablation']['task']}/summary.csv",
-        curves=f"results/experiments/ablation/{config['ablation']['task']}/curves.csv",
+        summary=f"{RESULTS}/experiments/ablation/{config['ablation']['task']}/summary.csv",
+        curves=f"{RESULTS}/experiments/ablation/{config['ablation']['task']}/curves.csv",
     output:
-        ablation=config["figures"]["ablation"],
-        summary=config["figures"]["ablation_summary"],
+        ablation=figure_output("ablation", "ablation.rst"),
+        summary=figure_output("ablation_summary", "ablation.rst"),
     params:
         task=config["ablation"]["task"],
         arm=config["ablation"]["arm"],
         baseline=config["ablation"]["baseline"],
+        title=f"the DM² ablation on {config['ablation']['task']} (paper Fig. 3)",
     log:
-        "logs/figures/ablation.log",
+        f"{LOGS}/figures/ablation.log",
+    resources:
+        runtime=10,
     shell:
         "{PYTHON} workflow/scripts/plot_ablation.py --tables $(dirname {input.summary}) --task {params.task} "
         "--arm {params.arm} --baseline {params.baseline} --out {output.ablation} --summary-out {output.summary} "
@@ -39,28 +52,53 @@ for _name in EXPERIMENT_NAMES[1:]:
         name:
             f"plot_{_name}"
         input:
-            [f"results/experiments/{_name}/{task}/summary.csv" for task in EXPERIMENTS[_name]],
+            [f"{RESULTS}/experiments/{_name}/{task}/summary.csv" for task in EXPERIMENTS[_name]],
         output:
-            config["figures"][_name],
+            figure_output(_name),
         params:
             title=config["experiments"][_name]["title"],
         log:
-            f"logs/figures/{_name}.log",
+            f"{LOGS}/figures/{_name}.log",
+        resources:
+            runtime=10,
         shell:
             "{PYTHON} workflow/scripts/plot_experiment.py --title {params.title:q} --out {output} {input} > {log} 2>&1"
 
 
 rule plot_aggregate:
     input:
-        summary="results/experiments/aggregate/summary.csv",
-        profiles="results/experiments/aggregate/profiles.csv",
+        summary=f"{RESULTS}/experiments/aggregate/summary.csv",
+        profiles=f"{RESULTS}/experiments/aggregate/profiles.csv",
     output:
-        config["figures"]["aggregate"],
+        figure_output("aggregate", "aggregate.rst"),
     params:
         tasks=" ".join(config["aggregate"]["tasks"]),
         baseline=config["aggregate"]["baseline"],
+        title="across tasks",
     log:
-        "logs/figures/aggregate.log",
+        f"{LOGS}/figures/aggregate.log",
+    resources:
+        runtime=10,
     shell:
         "{PYTHON} workflow/scripts/plot_aggregate.py --summary {input.summary} --profiles {input.profiles} "
         "--tasks {params.tasks} --baseline {params.baseline} --out {output} > {log} 2>&1"
+
+
+# Targets by name, the same under every config: `snakemake --cores 2 ablation`, `... tables`.
+for _name in FIGURE_NAMES:
+
+    rule:
+        name:
+            _name
+        input:
+            figure(_name),
+        localrule: True
+
+
+rule tables:
+    input:
+        table("results", "tex"),
+        table("hyperparameters", "tex"),
+        f"{RESULTS}/report/results.html",
+        f"{RESULTS}/report/hyperparameters.html",
+    localrule: True

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from algorithms.demos import STYLES, DemoError, load_demos, sample_demonstrations, save_demos  # noqa: E402
+from algorithms.demos import DemoError, load_demos, sample_demonstrations, save_demos  # noqa: E402
+from algorithms.registry import STYLES  # noqa: E402
 
 
 def main(argv=None) -> int:

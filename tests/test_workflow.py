@@ -51,7 +51,8 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert plan == {"all": 1, "train_expert": 5, "sample_demonstrations": 11, "train_arm": 58,
                     "aggregate_experiment": 10, "aggregate_across_tasks": 1, "results_table": 1,
                     "hyperparameter_tables": 1, "results_table_page": 1,
-                    "hyperparameters_table_page": 1, "software_versions": 1, "plot_ablation": 1, "plot_main_results": 1, "plot_gail_reward": 1,
+                    "hyperparameters_table_page": 1, "software_versions": 1, "plot_ablation": 1,
+                    "plot_main_results": 1, "plot_gail_reward": 1,
                     "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1,
                     "plot_magail": 1, "plot_magail_generator": 1, "plot_mpe_spread": 1}
     snakemake(workdir)

@@ -66,8 +66,8 @@ def load_checkpoint(path: Path) -> dict:
 @contextlib.contextmanager
 def run_lock(run_dir: Path, wait_s: float):
     """Hold a run folder alone: an exclusive lock on ``.<folder>.lock`` beside it (it survives the folder being
-    cleared; on NFS, Linux carries flock locks across hosts), released when the holder exits, however it exits. Another holder is
-    waited for up to ``wait_s`` seconds, then it is an error naming that process."""
+    cleared; on NFS, Linux carries flock locks across hosts), released when the holder exits, however it exits.
+    Another holder is waited for up to ``wait_s`` seconds, then it is an error naming that process."""
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     path = run_dir.parent / f".{run_dir.name}.lock"
@@ -98,8 +98,8 @@ def write_resolved_config(run_dir: Path, cfg, extra: dict[str, Any]) -> None:
 
 
 class MetricsTable:
-    """progress.csv, then metrics.csv: one row per evaluation, rewritten whole (atomically) on every append; rows are kept in the
-    resume checkpoint so a resumed run continues the same table."""
+    """progress.csv, then metrics.csv: one row per evaluation, rewritten whole (atomically) on every append; rows are
+    kept in the resume checkpoint so a resumed run continues the same table."""
 
     def __init__(self, path: Path, columns: list[str], rows: list[dict] | None = None):
         self.path, self.columns, self.rows = Path(path), columns, list(rows or [])

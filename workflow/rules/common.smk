@@ -333,7 +333,7 @@ def table_hparams() -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- figures
 # Every figure: its name (a target under any config: ``snakemake --cores 2 ablation``) and its file.
-FIGURE_NAMES = ("learning_curves", "ablation", "ablation_summary", *EXPERIMENT_NAMES[1:], "aggregate")
+FIGURE_NAMES = (*FIXED_FIGURES, *EXPERIMENT_NAMES[1:])
 
 
 def figure(name: str) -> str:

@@ -74,7 +74,6 @@ rule plot_aggregate:
     params:
         tasks=" ".join(config["aggregate"]["tasks"]),
         baseline=config["aggregate"]["baseline"],
-        title="across tasks",
     log:
         f"{LOGS}/figures/aggregate.log",
     resources:

@@ -23,8 +23,8 @@ for _table, _title in [("results", "results: IQM of the final normalised score [
         input:
             table(_table, "csv"),
         output:
-            report(f"{RESULTS}/report/{_table}.html", caption=f"../report/{_table}_table.rst" if _table == "results"
-                   else "../report/hyperparameters.rst", category="Tables", labels={"table": _table}),
+            report(f"{RESULTS}/report/{_table}.html", caption=f"../report/{_table}_table.rst", category="Tables",
+                   labels={"table": _table}),
         params:
             title=_title,
         log:

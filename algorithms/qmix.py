@@ -27,7 +27,9 @@ from torch import nn
 import envs
 from algorithms import registry
 from algorithms.common import trainer
+from algorithms.common.cpu import keep_freed_memory, torch_threads
 from algorithms.common.evaluation import evaluate_greedy
+from algorithms.common.precision import Choice, autocast, choose
 from algorithms.common.runio import env_state_tensors, restore_env_state
 from algorithms.configs.qmix import QMIXConfig, replay_buffer_nbytes, resources  # noqa: F401 (torch-free)
 
@@ -167,6 +169,7 @@ class QMIX:
     def __init__(self, cfg: QMIXConfig):
         self.cfg = cfg
         torch.set_num_threads(cfg.torch_threads)
+        keep_freed_memory()
         env_opts = {} if cfg.reward_scale is None else {"reward_scale": cfg.reward_scale}
         self.env = envs.make(cfg.task, num_envs=cfg.num_envs, seed=cfg.seed, **env_opts)
         self.eval_env = envs.make(cfg.task, num_envs=cfg.eval_episodes, seed=cfg.seed + 1_000_003, **env_opts)
@@ -179,6 +182,7 @@ class QMIX:
         self.mixer = QMixer(spec.state_dim, K, cfg.mixing_embed_dim, cfg.hypernet_embed)
         self.target_agent, self.target_mixer = copy.deepcopy(self.agent), copy.deepcopy(self.mixer)
         self.params = [*self.agent.parameters(), *self.mixer.parameters()]
+        self.precision = self._choose_precision()
         self.opt = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps)
         self.buffer = EpisodeBuffer(cfg.buffer_episodes, self.T, K, spec.obs_dim, spec.state_dim, spec.n_actions)
         self.run_metadata = {"replay_buffer_bytes": EpisodeBuffer.nbytes(cfg.buffer_episodes, self.T, K, spec.obs_dim,
@@ -186,6 +190,23 @@ class QMIX:
         self.env_steps = self.episodes = self.last_target_update = 0
         self.update_credit = 0.0  # fractional gradient steps owed (updates_per_episode * episodes collected)
         self.last_train_stats: dict = {}
+
+    def _choose_precision(self) -> Choice:
+        """``precision.choose`` with a probe that runs the agent network's training pass (Q-values of a batch of
+        whole episodes, forward and backward) on random inputs; the gradients it leaves are cleared."""
+        cfg, spec = self.cfg, self.spec
+        B, T, K = cfg.batch_episodes, self.T, spec.n_agents
+        g = torch.Generator().manual_seed(0)  # not the run's generators: probing leaves the run unchanged
+        batch = {"obs": torch.randn(B, T + 1, K, spec.obs_dim, generator=g),
+                 "actions": torch.randint(0, spec.n_actions, (B, T, K), generator=g)}
+        key = ("QAgent", B, T, K, spec.obs_dim, spec.n_actions, cfg.hidden_size)
+        choice = choose(cfg.precision, lambda: self._q_values(self.agent, batch).sum().backward(), key)
+        self.agent.zero_grad(set_to_none=True)
+        return choice
+
+    def autocast(self):
+        """The precision context of acting and learning (the trainer enters it)."""
+        return autocast(self.precision.precision)
 
     def epsilon(self) -> float:
         cfg = self.cfg
@@ -206,7 +227,12 @@ class QMIX:
     # ---------------------------------------------------------------- acting
     @torch.no_grad()
     def collect(self) -> dict:
-        """Every env plays one fresh episode with epsilon-greedy actions; all go into the replay buffer."""
+        """Every env plays one fresh episode with epsilon-greedy actions; all go into the replay buffer (acting on one
+        torch thread: ``algorithms.common.cpu.torch_threads``)."""
+        with torch_threads(1):
+            return self._collect()
+
+    def _collect(self) -> dict:
         N, T, K = self.cfg.num_envs, self.T, self.spec.n_agents
         spec = self.spec
         ep = {"obs": torch.zeros(N, T + 1, K, spec.obs_dim), "state": torch.zeros(N, T + 1, spec.state_dim),
@@ -312,7 +338,8 @@ class QMIX:
         return stats
 
     def evaluate(self) -> dict:
-        return evaluate_greedy(self.eval_env, self.greedy_act, self.agent.initial_hidden(self.cfg.eval_episodes))
+        with torch_threads(1):
+            return evaluate_greedy(self.eval_env, self.greedy_act, self.agent.initial_hidden(self.cfg.eval_episodes))
 
     # ---------------------------------------------------------------- checkpoints
     def model_state(self) -> dict:
@@ -327,7 +354,7 @@ class QMIX:
                 "eval_env": env_state_tensors(self.eval_env),
                 "buffer": self.buffer.state_dict(), "episodes": self.episodes,
                 "last_target_update": self.last_target_update, "update_credit": self.update_credit,
-                "last_train_stats": self.last_train_stats}
+                "last_train_stats": self.last_train_stats, "precision": self.precision.record()}
 
     def load_training_state(self, state: dict) -> None:
         self.agent.load_state_dict(state["model"])
@@ -342,6 +369,8 @@ class QMIX:
         self.episodes, self.last_target_update = state["episodes"], state["last_target_update"]
         self.update_credit, self.env_steps = state["update_credit"], state["env_steps"]
         self.last_train_stats = state["last_train_stats"]
+        if "precision" in state:  # a resumed run computes as it started
+            self.precision = Choice(**state["precision"])
 
 
 def acting_policy(ckpt: dict) -> QMIXPolicy:

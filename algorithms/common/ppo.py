@@ -20,13 +20,41 @@ import torch
 import torch.nn.functional as F
 
 import envs
+from algorithms.common.compiled import MaybeCompiled
+from algorithms.common.cpu import keep_freed_memory, torch_threads
 from algorithms.common.evaluation import evaluate_greedy
 from algorithms.common.gae import compute_gae
+from algorithms.common.precision import Choice, autocast, choose
 from algorithms.common.rollout import Rollout, hidden_at_sequence_starts, to_sequences
 from algorithms.common.runio import env_state_tensors, restore_env_state
 from algorithms.configs.ppo import PPOConfig, ppo_resources  # noqa: F401 (ppo_resources: re-exported)
 
 PPO_STATS = ["pg_loss", "value_loss", "entropy", "approx_kl", "clip_frac"]
+
+
+def ppo_loss(net, b: dict, h0: torch.Tensor, clip: float, huber_delta: float, value_coef: float,
+             entropy_coef: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The PPO loss of one (mini)batch of sequences ``b`` from hidden states ``h0``: clipped surrogate, clipped Huber
+    value loss, entropy bonus, each a masked mean per agent, reduced over agents by the policy (IPPO sums: agent k's
+    parameters get exactly agent k's gradient; MAPPO averages). Returns the loss and its statistics (``PPO_STATS``
+    order, detached). A pure function of its inputs, so that it can be compiled (``algorithms/common/compiled.py``)."""
+    logp, entropy, value = net.evaluate(b["inputs"], b["actions"], b["avail"], h0, b["starts"])
+
+    def per_agent(x, mask=b["mask"]):  # [K]: each agent's own masked mean
+        return (x * mask).sum((0, 1)) / mask.sum((0, 1)).clamp(min=1)
+
+    ratio = torch.exp(logp - b["logp"])
+    pg = -torch.min(ratio * b["adv"], ratio.clamp(1 - clip, 1 + clip) * b["adv"])
+    v_clipped = b["values"] + (value - b["values"]).clamp(-clip, clip)
+    huber = lambda x: F.huber_loss(x, b["ret"], reduction="none", delta=huber_delta)  # noqa: E731
+    v_loss = torch.max(huber(value), huber(v_clipped))
+    pg_a, v_a, ent_a = per_agent(pg), per_agent(v_loss, b["value_mask"]), per_agent(entropy)
+    loss = net.reduce_agents(pg_a + value_coef * v_a - entropy_coef * ent_a)
+    with torch.no_grad():
+        log_ratio = logp - b["logp"]
+        stats = torch.stack([pg_a.mean(), v_a.mean(), ent_a.mean(), per_agent((ratio - 1) - log_ratio).mean(),
+                             per_agent(((ratio - 1).abs() > clip).float()).mean()])
+    return loss, stats
 
 
 class OnPolicyLearner:
@@ -43,6 +71,7 @@ class OnPolicyLearner:
     def __init__(self, cfg: PPOConfig):
         self.cfg = cfg
         torch.set_num_threads(cfg.torch_threads)
+        keep_freed_memory()
         env_opts = {} if cfg.reward_scale is None else {"reward_scale": cfg.reward_scale}
         self.env = envs.make(cfg.task, num_envs=cfg.num_envs, seed=cfg.seed, **env_opts)
         self.eval_env = envs.make(cfg.task, num_envs=cfg.eval_episodes, seed=cfg.seed + 1_000_003, **env_opts)
@@ -51,8 +80,11 @@ class OnPolicyLearner:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         torch.manual_seed(cfg.seed)  # parameter init
         self.net = self.make_policy()
+        # bfloat16 or float32 for this run's matmuls (precision: auto times this network's own training pass)
+        self.precision = self._choose_precision()
         # Adam is elementwise, so one optimiser over stacked weights keeps each agent's moments separate.
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+        self._batch_loss: MaybeCompiled | None = None  # made on first use (``batch_loss``)
         self.buf = Rollout.empty(self.T, cfg.num_envs, spec.n_agents, spec.obs_dim, spec.n_actions,
                                  2 * spec.n_agents, cfg.hidden_size, spec.state_dim if self.uses_state else 0)
         self.env_steps = 0
@@ -68,12 +100,56 @@ class OnPolicyLearner:
         self.last_action = torch.full((self.cfg.num_envs, self.spec.n_agents), -1, dtype=torch.long)
         self.episode_start = torch.ones(self.cfg.num_envs, dtype=torch.bool)
 
+    def _choose_precision(self) -> Choice:
+        """``precision.choose`` with a probe that runs the policy's training pass (forward and backward) over random
+        inputs of one minibatch's shape (at most 256 sequences); the gradients it leaves are cleared."""
+        cfg, spec = self.cfg, self.spec
+        L = cfg.chunk_length
+        B = min((self.T // L) * cfg.num_envs // cfg.num_minibatches, 256)
+        K, A = spec.n_agents, spec.n_actions
+        key = (type(self.net).__name__, L, B, K, spec.obs_dim, A, spec.state_dim, cfg.hidden_size)
+        batch = {}
+
+        def training_pass():
+            if not batch:  # built on first use: a config that does not probe pays nothing
+                g = torch.Generator().manual_seed(0)  # not the run's generators: probing leaves the run unchanged
+                obs = torch.randn(L, B, K, spec.obs_dim, generator=g)
+                state = torch.randn(L, B, spec.state_dim, generator=g) if self.uses_state else None
+                batch.update(inputs=self.net.inputs(obs, torch.randint(-1, A, (L, B, K), generator=g), state),
+                             actions=torch.randint(0, A, (L, B, K), generator=g),
+                             avail=torch.ones(L, B, K, A, dtype=torch.bool), h0=self.net.initial_hidden(B),
+                             starts=torch.zeros(L, B, dtype=torch.bool))
+            logp, entropy, value = self.net.evaluate(batch["inputs"], batch["actions"], batch["avail"], batch["h0"],
+                                                     batch["starts"])
+            (logp.sum() + entropy.sum() + value.sum()).backward()
+
+        choice = choose(cfg.precision, training_pass, key)
+        self.net.zero_grad(set_to_none=True)
+        return choice
+
+    @property
+    def batch_loss(self) -> MaybeCompiled:
+        """``ppo_loss``, compiled or eager (``compile``; auto compiles where the run computes in bfloat16). Made on
+        first use, so that a resumed run's own precision decides."""
+        if self._batch_loss is None:
+            mode, bf16 = self.cfg.compile, self.precision.precision == "bfloat16"
+            self._batch_loss = MaybeCompiled(ppo_loss, mode == "always" or (mode == "auto" and bf16))
+        return self._batch_loss
+
+    def autocast(self):
+        """The precision context of acting and learning (the trainer enters it)."""
+        return autocast(self.precision.precision)
+
     def greedy_act(self, obs, last_action, avail, h):
         return self.net.greedy(obs, last_action, avail, h)
 
     @torch.no_grad()
     def collect(self) -> dict:
-        """COLLECT ROLLOUT: T steps of N envs with sampled actions."""
+        """COLLECT ROLLOUT: T steps of N envs with sampled actions (acting on one torch thread: ``torch_threads``)."""
+        with torch_threads(1):
+            return self._collect()
+
+    def _collect(self) -> dict:
         cfg, buf = self.cfg, self.buf
         if cfg.rollout_mode == "episodes":
             self._start_episodes()
@@ -147,8 +223,7 @@ class OnPolicyLearner:
             return x.index_select(dim, idx)
         h0 = hidden_at_sequence_starts(buf.hidden, L)
         n_seq = h0.shape[1]
-        stats = {k: 0.0 for k in PPO_STATS}
-        n_steps = 0
+        stats = []
         # UPDATE NETWORK
         for _ in range(cfg.ppo_epochs):
             if cfg.num_minibatches == 1:  # full batch: order is irrelevant, skip the gather copies
@@ -158,35 +233,18 @@ class OnPolicyLearner:
                 batches = [({k: select(v, seq_dim[k], idx) for k, v in seq.items()}, h0[:, idx])
                            for idx in perm.chunk(cfg.num_minibatches)]
             for b, h0_b in batches:
-                logp, entropy, value = self.net.evaluate(b["inputs"], b["actions"], b["avail"], h0_b, b["starts"])
-
-                def per_agent(x, mask=b["mask"]):  # [K]: each agent's own masked mean
-                    return (x * mask).sum((0, 1)) / mask.sum((0, 1)).clamp(min=1)
-
-                ratio = torch.exp(logp - b["logp"])
-                pg = -torch.min(ratio * b["adv"], ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * b["adv"])
-                v_clipped = b["values"] + (value - b["values"]).clamp(-cfg.clip, cfg.clip)
-                huber = lambda x: F.huber_loss(x, b["ret"], reduction="none", delta=cfg.huber_delta)  # noqa: E731
-                v_loss = torch.max(huber(value), huber(v_clipped))
-                pg_a, v_a, ent_a = per_agent(pg), per_agent(v_loss, b["value_mask"]), per_agent(entropy)
-                # IPPO sums per-agent losses (agent k's parameters get exactly agent k's gradient); MAPPO averages.
-                loss = self.net.reduce_agents(pg_a + cfg.value_coef * v_a - cfg.entropy_coef * ent_a)
+                loss, batch_stats = self.batch_loss(self.net, b, h0_b, cfg.clip, cfg.huber_delta, cfg.value_coef,
+                                                    cfg.entropy_coef)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.net.clip_grad_norm(cfg.max_grad_norm)
                 self.opt.step()
-                with torch.no_grad():
-                    log_ratio = logp - b["logp"]
-                    stats["pg_loss"] += pg_a.mean().item()
-                    stats["value_loss"] += v_a.mean().item()
-                    stats["entropy"] += ent_a.mean().item()
-                    stats["approx_kl"] += per_agent((ratio - 1) - log_ratio).mean().item()
-                    stats["clip_frac"] += per_agent(((ratio - 1).abs() > cfg.clip).float()).mean().item()
-                n_steps += 1
-        return {k: v / n_steps for k, v in stats.items()}
+                stats.append(batch_stats)
+        return dict(zip(PPO_STATS, torch.stack(stats).mean(0).tolist()))
 
     def evaluate(self) -> dict:
-        return evaluate_greedy(self.eval_env, self.greedy_act, self.net.initial_hidden(self.cfg.eval_episodes))
+        with torch_threads(1):
+            return evaluate_greedy(self.eval_env, self.greedy_act, self.net.initial_hidden(self.cfg.eval_episodes))
 
     # ---------------------------------------------------------------- checkpoints
     def model_state(self) -> dict:
@@ -200,6 +258,7 @@ class OnPolicyLearner:
             "env": env_state_tensors(self.env), "eval_env": env_state_tensors(self.eval_env),
             "obs": [torch.from_numpy(np.asarray(x)) for x in (o.obs, o.state, o.avail_actions, o.alive)],
             "hidden": self.hidden, "last_action": self.last_action, "episode_start": self.episode_start,
+            "precision": self.precision.record(),
         }
 
     def load_training_state(self, state: dict) -> None:
@@ -211,3 +270,5 @@ class OnPolicyLearner:
         self.obs = envs.Observation(*(x.numpy() for x in state["obs"]))
         self.hidden, self.last_action = state["hidden"], state["last_action"]
         self.episode_start, self.env_steps = state["episode_start"], state["env_steps"]
+        if "precision" in state:  # a resumed run computes as it started, whatever a probe would say now
+            self.precision = Choice(**state["precision"])

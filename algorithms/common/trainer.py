@@ -10,9 +10,10 @@ boundary and exit with status 143; run again, it continues exactly where it stop
 also receives SIGTERM when its parent process (the job's shell) dies.
 
 A learner class provides: ``name``, ``update_stats`` (metrics columns), ``run_metadata``, ``spec``, ``T``,
-``env_steps``, ``collect()`` -> {steps, returns, wins}, ``update()`` -> stats, ``evaluate()`` -> test stats,
+``env_steps``, ``precision`` (a ``precision.Choice``), ``autocast()`` (its context), ``collect()`` -> {steps,
+returns, wins}, ``update()`` -> stats, ``evaluate()`` -> test stats,
 ``model_state()``, ``training_state()``, ``load_training_state()``. Its config dataclass provides ``task``, ``seed``,
-``total_env_steps``, ``num_envs``, ``eval_interval``, ``checkpoint_interval`` and ``autocast()``.
+``total_env_steps``, ``num_envs``, ``eval_interval``, ``checkpoint_interval``.
 """
 from __future__ import annotations
 
@@ -112,6 +113,8 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
     # The outputs of a finished run describe a run that this one replaces or continues: gone until it is done.
     for done_file in ("metrics.csv", "final_model.pt"):
         (run_dir / done_file).unlink(missing_ok=True)
+    if state is not None:
+        algo.load_training_state(state)  # first: the resumed run's own precision goes into config.yaml
     log = file_logger(run_dir)
     slurm = f", Slurm job {os.environ['SLURM_JOB_ID']}" if os.environ.get("SLURM_JOB_ID") else ""
     log.info("trainer: pid %d on %s%s", os.getpid(), socket.gethostname(), slurm)
@@ -119,7 +122,8 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
                                          "execution": registry.ARMS[arm].mode if arm in registry.ARMS else None,
                                          "config_hash": chash,
                                          "task_spec": dataclasses.asdict(algo.spec),
-                                         "rollout_steps_per_update": algo.T * cfg.num_envs, **algo.run_metadata})
+                                         "rollout_steps_per_update": algo.T * cfg.num_envs,
+                                         "precision": algo.precision.record(), **algo.run_metadata})
     columns = ["env_steps", "test_win_rate", "test_return", "test_length", "train_return", "train_win_rate",
                "train_episodes", *algo.update_stats, "wall_time", "steps_per_s"]
     metrics = MetricsTable(run_dir / "progress.csv", columns)
@@ -127,7 +131,6 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
     train_returns, train_wins, losses = [], [], {}
     last_row_steps, last_row_wall = algo.env_steps, wall_time
     if state is not None:
-        algo.load_training_state(state)
         metrics.rows = state["metrics_rows"]
         metrics.write()
         next_eval, next_ckpt, wall_time = state["next_eval"], state["next_ckpt"], state["wall_time"]
@@ -152,6 +155,7 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
             log.info("stopped by signal %d at %d env steps: resume point written", stop["signal"], algo.env_steps)
             raise Stopped(f"stopped by signal {stop['signal']} at {algo.env_steps} env steps; run again to resume")
 
+    loss_status_logged = not hasattr(algo, "batch_loss")  # learners with a compiled-or-eager loss say which ran
     bar = tqdm(total=cfg.total_env_steps, initial=min(algo.env_steps, cfg.total_env_steps), disable=not progress,
                unit="step", unit_scale=True, desc=f"{algo.name} {cfg.task} seed {cfg.seed}", file=sys.stderr)
     while True:
@@ -160,7 +164,7 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
         if algo.env_steps >= next_eval or final_row_missing:
             # EVALUATE (greedy) and record; then save the resume state so a kill loses at most one interval
             t0 = time.perf_counter()
-            with cfg.autocast():
+            with algo.autocast():
                 test = algo.evaluate()
             wall_time += time.perf_counter() - t0
             dt = max(wall_time - last_row_wall, 1e-9)
@@ -182,10 +186,13 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
             break
         stop_if_signalled()
         t0 = time.perf_counter()
-        with cfg.autocast():
+        with algo.autocast():
             collected = algo.collect()
             losses = algo.update()
         wall_time += time.perf_counter() - t0
+        if not loss_status_logged:  # once, after this process's first update
+            log.info("minibatch loss: %s", algo.batch_loss.status)
+            loss_status_logged = True
         train_returns += collected["returns"]
         train_wins += collected["wins"]
         bar.update(min(collected["steps"], cfg.total_env_steps - bar.n))

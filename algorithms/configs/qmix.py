@@ -2,7 +2,6 @@
 ``algorithms/configs/__init__.py``)."""
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,7 +38,9 @@ class QMIXConfig:
     eval_episodes: int = _f(32, "greedy test episodes per evaluation")
     checkpoint_interval: int = _f(500_000, "env steps between kept model snapshots (for demonstrations)")
     torch_threads: int = _f(2, "torch intra-op threads")
-    precision: Literal["float32", "bfloat16"] = _f("float32", "matmul precision; Q-learning targets need float32")
+    precision: Literal["auto", "float32", "bfloat16"] = _f(
+        "float32", "matmul precision; float32 by default because Q-learning targets need it (auto: as for PPO, "
+        "algorithms/common/precision.py)")
 
     def validate(self) -> None:
         for name in ["total_env_steps", "num_envs", "buffer_episodes", "batch_episodes", "target_update_episodes",
@@ -59,13 +60,6 @@ class QMIXConfig:
             envs.task_spec(self.task)
         except (ValueError, ImportError) as exc:
             raise ConfigError(f"task: {exc}") from None
-
-    def autocast(self):
-        if self.precision == "bfloat16":
-            import torch  # here, not at the top: the workflow resolves configs without torch
-
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
 
 def replay_buffer_nbytes(capacity: int, T: int, K: int, obs_dim: int, state_dim: int, n_actions: int) -> int:

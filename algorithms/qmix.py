@@ -196,11 +196,17 @@ class QMIX:
         whole episodes, forward and backward) on random inputs; the gradients it leaves are cleared."""
         cfg, spec = self.cfg, self.spec
         B, T, K = cfg.batch_episodes, self.T, spec.n_agents
-        g = torch.Generator().manual_seed(0)  # not the run's generators: probing leaves the run unchanged
-        batch = {"obs": torch.randn(B, T + 1, K, spec.obs_dim, generator=g),
-                 "actions": torch.randint(0, spec.n_actions, (B, T, K), generator=g)}
+        batch = {}
+
+        def training_pass():
+            if not batch:  # built on first use: a config that does not probe pays nothing
+                g = torch.Generator().manual_seed(0)  # not the run's generators: probing leaves the run unchanged
+                batch.update(obs=torch.randn(B, T + 1, K, spec.obs_dim, generator=g),
+                             actions=torch.randint(0, spec.n_actions, (B, T, K), generator=g))
+            self._q_values(self.agent, batch).sum().backward()
+
         key = ("QAgent", B, T, K, spec.obs_dim, spec.n_actions, cfg.hidden_size)
-        choice = choose(cfg.precision, lambda: self._q_values(self.agent, batch).sum().backward(), key)
+        choice = choose(cfg.precision, training_pass, key)
         self.agent.zero_grad(set_to_none=True)
         return choice
 

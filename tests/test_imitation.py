@@ -17,7 +17,8 @@ ARMS = {name: arm.settings for name, arm in registry.ARMS.items() if arm.learner
 from algorithms.ippo import IPPOConfig, train
 
 TINY = dict(task="smax/3m", num_envs=16, rollout_length=32, chunk_length=16, ppo_epochs=2, eval_interval=512,
-            eval_episodes=8, checkpoint_interval=512, total_env_steps=1024, torch_threads=1)
+            eval_episodes=8, checkpoint_interval=512, total_env_steps=1024, torch_threads=1, precision="float32",
+            compile="never")  # pinned, not auto: the same computation on every machine
 
 
 @pytest.fixture(scope="module")

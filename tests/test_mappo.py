@@ -11,7 +11,8 @@ from algorithms.mappo import MAPPO, MAPPOConfig, train
 
 K, O, S, A, H = 3, 7, 11, 5, 16
 SMALL = dict(task="smax/3m", num_envs=16, rollout_length=32, chunk_length=16, ppo_epochs=2, eval_interval=512,
-             eval_episodes=8, checkpoint_interval=1024, total_env_steps=1536, torch_threads=1)
+             eval_episodes=8, checkpoint_interval=1024, total_env_steps=1536, torch_threads=1, precision="float32",
+             compile="never")  # pinned, not auto: the same computation on every machine
 
 
 def make_net(seed=0):

@@ -2,10 +2,9 @@
 
 The PPO update spends most of its time outside matrix products (elementwise gates, normalisations, the loss), in
 many small passes over memory; compiling the minibatch loss (forward and backward, ``algorithms/common/ppo.py``)
-fuses them. Measured on smax/5m_vs_6m (2-core Sapphire Rapids, IPPO defaults): the update went from 293 to 176 µs
-per joint env step in bfloat16 and from 398 to 382 µs in float32, after a one-off compile of ~50 s (~10 s once
-torch's on-disk cache holds it). Compiling needs a C++ compiler; where there is none, or compilation fails for any
-other reason, the first call falls back to the eager function, says why once (the run's log), and stays eager.
+fuses them. Where that pays, and what it costs, is measured in the README ("Throughput, precision and
+compilation"). Compiling needs a C++ compiler; where there is none, or compilation fails for any other reason, the
+call falls back to the eager function, says why once (the run's log), and stays eager.
 """
 from __future__ import annotations
 
@@ -14,16 +13,20 @@ import time
 from typing import Callable
 
 import torch
+import torch._functorch.config
 
 log = logging.getLogger(__name__)
 
 
 class MaybeCompiled:
-    """``fn``, compiled on its first call when ``enabled`` (static shapes), else as it is. ``status`` says which
-    ran: "eager (off)", "compiled in N s", or "eager (compile failed: ...)"."""
+    """``fn``, compiled (static shapes) when ``enabled``, else as it is. ``status`` says what runs: "eager (off)",
+    "compiled in N s" (the first call: forward and backward), or "eager (compile failed: ...)".
+
+    The backward graph is compiled inside the call too (not lazily at ``loss.backward()``, torch's default), so
+    that a failure anywhere in compiling, also when a new input shape recompiles later, is caught here."""
 
     def __init__(self, fn: Callable, enabled: bool):
-        self.fn = fn
+        self.fn, self.enabled = fn, enabled
         if enabled:
             # Compile in this process, not in a pool of worker processes: a job's memory and CPUs are what its
             # trainer declares (Slurm counts workers against the job), and on 2 cores a pool gains little.
@@ -36,16 +39,16 @@ class MaybeCompiled:
     def __call__(self, *args, **kwargs):
         if self.compiled is None:
             return self.fn(*args, **kwargs)
-        if self.status != "pending":
-            return self.compiled(*args, **kwargs)
         t = time.perf_counter()
         try:
-            out = self.compiled(*args, **kwargs)
+            with torch._functorch.config.patch(force_non_lazy_backward_lowering=True):
+                out = self.compiled(*args, **kwargs)
         except Exception as exc:  # no C++ compiler, an unsupported op, ...: the eager function computes the same
             self.compiled = None
             self.status = f"eager (compile failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
             log.warning("torch.compile of %s failed, running eager: %s", self.fn.__name__, self.status)
             return self.fn(*args, **kwargs)
-        self.status = f"compiled in {time.perf_counter() - t:.0f} s"
-        log.info("%s: %s", self.fn.__name__, self.status)
+        if self.status == "pending":
+            self.status = f"compiled in {time.perf_counter() - t:.0f} s"
+            log.info("%s: %s", self.fn.__name__, self.status)
         return out

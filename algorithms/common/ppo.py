@@ -240,7 +240,8 @@ class OnPolicyLearner:
                 self.net.clip_grad_norm(cfg.max_grad_norm)
                 self.opt.step()
                 stats.append(batch_stats)
-        return dict(zip(PPO_STATS, torch.stack(stats).mean(0).tolist()))
+        rows = torch.stack(stats).tolist()  # summed as Python floats, in order: the same numbers as per-step .item()s
+        return {k: sum(row[i] for row in rows) / len(rows) for i, k in enumerate(PPO_STATS)}
 
     def evaluate(self) -> dict:
         with torch_threads(1):
@@ -272,3 +273,4 @@ class OnPolicyLearner:
         self.episode_start, self.env_steps = state["episode_start"], state["env_steps"]
         if "precision" in state:  # a resumed run computes as it started, whatever a probe would say now
             self.precision = Choice(**state["precision"])
+            self._batch_loss = None  # and compiles (or not) as its own precision says

@@ -10,8 +10,9 @@ boundary and exit with status 143; run again, it continues exactly where it stop
 also receives SIGTERM when its parent process (the job's shell) dies.
 
 A learner class provides: ``name``, ``update_stats`` (metrics columns), ``run_metadata``, ``spec``, ``T``,
-``env_steps``, ``precision`` (a ``precision.Choice``), ``autocast()`` (its context), ``collect()`` -> {steps,
-returns, wins}, ``update()`` -> stats, ``evaluate()`` -> test stats,
+``env_steps``, ``precision`` (a ``precision.Choice``), ``autocast()`` (its context), optionally ``batch_loss`` (a
+``compiled.MaybeCompiled``: its status is logged after the first update), ``collect()`` -> {steps, returns, wins},
+``update()`` -> stats, ``evaluate()`` -> test stats,
 ``model_state()``, ``training_state()``, ``load_training_state()``. Its config dataclass provides ``task``, ``seed``,
 ``total_env_steps``, ``num_envs``, ``eval_interval``, ``checkpoint_interval``.
 """
@@ -116,6 +117,10 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
     if state is not None:
         algo.load_training_state(state)  # first: the resumed run's own precision goes into config.yaml
     log = file_logger(run_dir)
+    # the PPO family's loss: compiled (whether compiling worked is logged after the first update) or eager
+    loss_mode = None
+    if hasattr(type(algo), "batch_loss"):
+        loss_mode = "torch.compile (outcome in train.log)" if algo.batch_loss.enabled else "eager"
     slurm = f", Slurm job {os.environ['SLURM_JOB_ID']}" if os.environ.get("SLURM_JOB_ID") else ""
     log.info("trainer: pid %d on %s%s", os.getpid(), socket.gethostname(), slurm)
     write_resolved_config(run_dir, cfg, {"algorithm": algo.name, "arm": arm,
@@ -123,7 +128,8 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
                                          "config_hash": chash,
                                          "task_spec": dataclasses.asdict(algo.spec),
                                          "rollout_steps_per_update": algo.T * cfg.num_envs,
-                                         "precision": algo.precision.record(), **algo.run_metadata})
+                                         "precision": algo.precision.record(),
+                                         **({"minibatch_loss": loss_mode} if loss_mode else {}), **algo.run_metadata})
     columns = ["env_steps", "test_win_rate", "test_return", "test_length", "train_return", "train_win_rate",
                "train_episodes", *algo.update_stats, "wall_time", "steps_per_s"]
     metrics = MetricsTable(run_dir / "progress.csv", columns)
@@ -155,7 +161,7 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
             log.info("stopped by signal %d at %d env steps: resume point written", stop["signal"], algo.env_steps)
             raise Stopped(f"stopped by signal {stop['signal']} at {algo.env_steps} env steps; run again to resume")
 
-    loss_status_logged = not hasattr(algo, "batch_loss")  # learners with a compiled-or-eager loss say which ran
+    loss_status_logged = not hasattr(type(algo), "batch_loss")  # learners with a compiled-or-eager loss say which ran
     bar = tqdm(total=cfg.total_env_steps, initial=min(algo.env_steps, cfg.total_env_steps), disable=not progress,
                unit="step", unit_scale=True, desc=f"{algo.name} {cfg.task} seed {cfg.seed}", file=sys.stderr)
     while True:

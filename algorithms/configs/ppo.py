@@ -47,9 +47,8 @@ class PPOConfig:
         "choice is recorded in the run's config.yaml")
     compile: Literal["auto", "always", "never"] = _f(
         "auto", "torch.compile the minibatch loss (forward and backward fused; eager where compiling fails, e.g. "
-        "without a C++ compiler). auto: only where the run computes in bfloat16, the one case where it measured "
-        "faster (update 1.6-1.9x; float32 0.98-1.04x); a one-off compile of 30-50 s per network shape, ~10 s from "
-        "torch's cache")
+        "without a C++ compiler). auto: only where the run computes in bfloat16, the case where it measured faster "
+        "(README: Throughput, precision and compilation); costs a one-off compile per network shape")
 
     def validate(self) -> None:
         positive = ["total_env_steps", "num_envs", "rollout_length", "chunk_length", "num_minibatches", "ppo_epochs",

@@ -1,6 +1,6 @@
-"""Training throughput of JaxMARL's own IPPO-RNN SMAX baseline (``baselines/IPPO/ippo_rnn_smax.py``), run from JaxMARL's
-repository code, as a peer number for ``bench_throughput.py``: joint env steps per second with learning included, compile
-time excluded.
+"""Training throughput of JaxMARL's own IPPO-RNN SMAX baseline (``baselines/IPPO/ippo_rnn_smax.py``), run from
+JaxMARL's repository code, as a peer number for ``bench_throughput.py``: joint env steps per second with learning
+included, compile time excluded.
 
     python workflow/scripts/bench_jaxmarl_peer.py --jaxmarl-repo PATH [--commit REV] [--map 5m_vs_6m] \
         [--updates 10] [--repeats 3] [--seed 0] [--deps-dir /tmp/jaxmarl_peer_deps] [--install-deps]
@@ -46,21 +46,13 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from algorithms.common.cpu import describe_flags  # noqa: E402  (torch-free)
+
 BASELINE = "baselines/IPPO/ippo_rnn_smax.py"
 BASELINE_YAML = "baselines/IPPO/config/ippo_rnn_smax.yaml"
 # distrax and what it needs beyond this environment; --no-deps keeps pip from re-installing jax/numpy in the target
 DEPS = ["distrax", "tfp-nightly", "six", "decorator", "gast", "dm-tree"]
-BF16_FLAGS = ["avx512f", "avx512_bf16", "amx_bf16"]
-
-
-def cpu_flags() -> dict[str, bool]:
-    """The CPU flags that say whether bf16 matmuls can run natively (Linux only; all False elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {f: False for f in BF16_FLAGS}
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return {f: f in flags for f in BF16_FLAGS}
 
 
 def git(repo: Path, *args: str, bare: bool) -> str:
@@ -79,7 +71,8 @@ def baseline_sources(repo: Path, commit: str, tmp: Path) -> tuple[Path, Path, st
             # only the folder's own checkout counts, not a repository that happens to contain it
             if Path(git(repo, "rev-parse", "--show-toplevel", bare=False).strip()).resolve() == repo:
                 rev = git(repo, "rev-parse", "HEAD", bare=False).strip()
-                rev += " (work tree, dirty)" if git(repo, "status", "--porcelain", bare=False).strip() else " (work tree)"
+                dirty = git(repo, "status", "--porcelain", bare=False).strip()
+                rev += " (work tree, dirty)" if dirty else " (work tree)"
         except (subprocess.CalledProcessError, FileNotFoundError):
             pass
         return repo / BASELINE, repo / BASELINE_YAML, rev
@@ -93,7 +86,8 @@ def baseline_sources(repo: Path, commit: str, tmp: Path) -> tuple[Path, Path, st
 
 
 def install_stand_ins() -> list[str]:
-    """Put stand-ins for wandb (always) and for hydra/omegaconf (where missing) into sys.modules; returns their names."""
+    """Put stand-ins for wandb (always) and for hydra/omegaconf (where missing) into sys.modules; returns their
+    names."""
     wandb = types.ModuleType("wandb")
     wandb.init = lambda *a, **k: None
     wandb.log = lambda *a, **k: None
@@ -119,7 +113,8 @@ def ensure_distrax(deps_dir: Path, install: bool) -> None:
         return
     cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(deps_dir), *DEPS]
     if not install:
-        sys.exit(f"distrax is not importable; install it (outside our pyproject) with --install-deps, i.e.\n  {' '.join(cmd)}")
+        sys.exit("distrax is not importable; install it (outside our pyproject) with --install-deps, i.e.\n  "
+                 + " ".join(cmd))
     subprocess.run(cmd, check=True)
     importlib.invalidate_caches()
 
@@ -166,8 +161,7 @@ def main(argv=None) -> int:
         train = baseline.make_train(config)  # fills in NUM_ACTORS, NUM_UPDATES, MINIBATCH_SIZE (printed below)
         steps = config["NUM_UPDATES"] * config["NUM_ENVS"] * config["NUM_STEPS"]
 
-        flags = cpu_flags()
-        print("cpu flags: " + " ".join(f"{f}={'yes' if v else 'no'}" for f, v in flags.items()))
+        print(f"cpu flags: {describe_flags()}")
         print(f"os.cpu_count()={os.cpu_count()} jax={jax.__version__} backend={jax.default_backend()} "
               f"devices={jax.devices()} jaxmarl={jaxmarl.__version__} distrax={distrax.__version__}")
         print(f"baseline={BASELINE} commit={rev}")

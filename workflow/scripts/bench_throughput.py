@@ -15,7 +15,6 @@ The last line is ``steps_per_s=<number>`` (training throughput, median over repe
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,15 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import envs  # noqa: E402
 from algorithms import registry  # noqa: E402
 from algorithms.common.config import load_config  # noqa: E402
-from algorithms.common.cpu import cpu_flags  # noqa: E402
+from algorithms.common.cpu import describe_flags  # noqa: E402
 
 _MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default,
             torch.ops.aten.baddbmm.default}
-REPORTED_FLAGS = ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx2", "fma")
 
 
 class MatmulRecorder(TorchDispatchMode):
-    """Records every matrix product (shapes of its two factors and their dtype) that reaches the kernels."""
+    """Records every matrix product (shapes of its two factors and their dtype) that reaches the kernels. torch does
+    not run compiled code under a dispatch mode, so a compiled loss is recorded on its eager path: the same products."""
 
     def __init__(self):
         super().__init__()
@@ -136,13 +135,11 @@ def main(argv=None) -> int:
     sps, steps, total = run["sps"], run["steps"], run["collect"] + run["update"]
     env_sps = env_only(args.task, cfg.num_envs, steps=200)
     us = lambda x: 1e6 * x / steps  # noqa: E731
-    flags = cpu_flags()
-    present = " ".join(f"{f}={'yes' if f in flags else 'no'}" for f in REPORTED_FLAGS)
-    print(f"cpu flags: {present}; "
+    print(f"cpu flags: {describe_flags()}; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     choice = algo.precision
     print(f"precision={choice.precision} (config: {choice.requested}; {choice.reason})")
-    if hasattr(algo, "batch_loss"):
+    if hasattr(type(algo), "batch_loss"):
         print(f"minibatch loss: {algo.batch_loss.status}")
     if replay:
         print(f"algorithm={args.algorithm} task={args.task} num_envs={cfg.num_envs} "

@@ -17,6 +17,7 @@ from algorithms.common.runio import load_checkpoint, run_lock
 from algorithms.common import trainer
 from algorithms.common.trainer import STOPPED_BY_SIGTERM, Stopped
 from algorithms.ippo import IPPO, IPPOConfig, train
+from run_helpers import train_killed_at_update
 
 SMALL = dict(task="smax/3m", num_envs=16, rollout_length=32, chunk_length=16, ppo_epochs=2, eval_interval=512,
              eval_episodes=8, checkpoint_interval=1024, total_env_steps=1536, torch_threads=1, precision="float32",
@@ -55,21 +56,9 @@ def test_outputs_reproducibility_and_resume(tmp_path, monkeypatch):
     assert not m.equals(metrics(tmp_path / "c"))
 
     # killed after its second update, restarted: resumes and ends exactly like the uninterrupted run
-    calls = {"n": 0}
-    real_update = IPPO.update
-
-    def dying_update(self):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt("killed")
-        return real_update(self)
-
-    monkeypatch.setattr(IPPO, "update", dying_update)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path / "d", progress=False)
+    train_killed_at_update(monkeypatch, IPPO, 2, train, cfg, tmp_path / "d", progress=False)
     assert len(pd.read_csv(tmp_path / "d" / "progress.csv")) == 2  # evaluations at 0 and 512 were kept
     assert not (tmp_path / "d" / "metrics.csv").exists()  # the declared output means "done"
-    monkeypatch.setattr(IPPO, "update", real_update)
     train(cfg, tmp_path / "d", progress=False)
     pd.testing.assert_frame_equal(m, metrics(tmp_path / "d"))
     for k, v in final["model"].items():

@@ -11,6 +11,7 @@ import yaml
 from algorithms.common import cpu, precision
 from algorithms.common.config import ConfigError, resolve
 from algorithms.ippo import IPPO, IPPOConfig, train
+from run_helpers import train_killed_at_update
 
 SMALL = dict(task="smax/3m", num_envs=16, rollout_length=32, chunk_length=16, ppo_epochs=2, eval_interval=512,
              eval_episodes=8, checkpoint_interval=1024, total_env_steps=1536, torch_threads=1, compile="never")
@@ -109,18 +110,7 @@ def test_a_run_records_its_choice_and_a_resumed_run_keeps_it(tmp_path, monkeypat
     assert recorded["precision"] == {"precision": "bfloat16", "requested": "auto", "float32_us": 300.0,
                                      "bfloat16_us": 100.0, "reason": "test: the probe found bfloat16 faster"}
 
-    real_update, calls = IPPO.update, {"n": 0}
-
-    def dying_update(self):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt("killed")
-        return real_update(self)
-
-    monkeypatch.setattr(IPPO, "update", dying_update)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path / "resumed", progress=False)
-    monkeypatch.setattr(IPPO, "update", real_update)
+    train_killed_at_update(monkeypatch, IPPO, 2, train, cfg, tmp_path / "resumed", progress=False)
     monkeypatch.setattr("algorithms.common.ppo.choose",
                         lambda requested, training_pass, key: precision.Choice("float32", "auto", "test: changed"))
     train(cfg, tmp_path / "resumed", progress=False)

@@ -53,8 +53,8 @@ def keep_freed_memory() -> bool:
                 libc = ctypes.CDLL(None)
                 _allocator_tuned = bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)) and bool(
                     libc.mallopt(_M_TRIM_THRESHOLD, 2**30))
-            except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-                _allocator_tuned = False
+            except (OSError, AttributeError):  # not glibc (musl has no mallopt): stays False
+                pass
     return _allocator_tuned
 
 

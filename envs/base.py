@@ -6,7 +6,7 @@ observation of its next episode, and the finished episode's statistics are in ``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -54,11 +54,57 @@ class StepResult(Observation):
     episode_length: np.ndarray  # [N] int32
 
 
+class ReadyStep:
+    """A group's step whose result is already there (see ``BatchedEnv.step_group``)."""
+
+    def __init__(self, result: StepResult):
+        self._result = result
+
+    def result(self) -> StepResult:
+        return self._result
+
+
 class BatchedEnv:
-    """Base class: ``reset()`` starts fresh episodes in all N envs; ``step(actions)`` takes int actions [N,K]."""
+    """Base class: ``reset()`` starts fresh episodes in all N envs; ``step(actions)`` takes int actions [N,K].
+
+    Envs can also be stepped in ``groups`` equal groups of consecutive envs (``set_groups``; group g is envs
+    ``group_slice(g)``): ``step_group(g, actions_g)`` starts group g's step and returns a handle whose ``result()``
+    is that group's ``StepResult``. A backend that steps asynchronously (JAX) computes one group while the caller
+    works on another (a learner acts on group 1 while group 0's envs step); here, the generic version, the step of
+    all envs runs when the last group's actions arrive, so a caller must submit groups 0..G-1 in turn before it asks
+    for a result. Either way each env's trajectory is the same as with ``step``."""
 
     spec: TaskSpec
     num_envs: int
+    groups: int = 1
+
+    def set_groups(self, groups: int) -> None:
+        if not isinstance(groups, int) or groups < 1 or self.num_envs % groups:
+            raise ValueError(f"{self.spec.name}: env groups must be a positive divisor of num_envs={self.num_envs}, "
+                             f"got {groups!r}")
+        self.groups = groups
+        self._group_actions: dict[int, np.ndarray] = {}
+
+    def group_slice(self, group: int) -> slice:
+        size = self.num_envs // self.groups
+        return slice(group * size, (group + 1) * size)
+
+    def step_group(self, group: int, actions: np.ndarray):
+        if self.groups == 1:
+            return ReadyStep(self.step(actions))
+        self._group_actions[group] = np.asarray(actions)
+        if len(self._group_actions) < self.groups:  # the step of all envs waits for the last group's actions
+            return _LaterStep(self, group)
+        joint = np.concatenate([self._group_actions.pop(g) for g in range(self.groups)])
+        self._group_results = self.step(joint)
+        return _LaterStep(self, group)
+
+    def _group_result(self, group: int) -> StepResult:
+        if self._group_actions:
+            raise RuntimeError(f"{self.spec.name}: groups {sorted(self._group_actions)} were submitted but not all "
+                               f"{self.groups}: submit every group's actions before asking for a result")
+        sl, r = self.group_slice(group), self._group_results
+        return StepResult(*(getattr(r, f.name)[sl] for f in fields(StepResult)))
 
     def reset(self) -> Observation:  # pragma: no cover - interface
         raise NotImplementedError
@@ -77,3 +123,11 @@ class BatchedEnv:
         if not np.issubdtype(actions.dtype, np.integer):
             raise TypeError(f"{self.spec.name}: actions must be integers, got dtype {actions.dtype}")
         return actions.astype(np.int32, copy=False)
+
+
+class _LaterStep:
+    def __init__(self, env: BatchedEnv, group: int):
+        self._env, self._group = env, group
+
+    def result(self) -> StepResult:
+        return self._env._group_result(self._group)

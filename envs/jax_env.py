@@ -1,5 +1,8 @@
 """A jaxmarl environment behind the batched interface: one jitted, vmapped function per step.
 
+Envs can be stepped in groups (``set_groups``): a group's step is dispatched and runs on JAX's own thread while the
+caller works on another group (JAX's asynchronous dispatch), which is how a learner overlaps acting with stepping.
+
 The per-env step runs ``step_env`` (which does not reset), reads the outcome (battle won, terminal or truncated) from
 the post-step state *before* resetting -- jaxmarl's own auto-reset would discard it -- then resets finished envs.
 Episode return/length accumulators and the PRNG key live inside the jitted carry, so Python only passes actions.
@@ -63,6 +66,16 @@ def _writable(arrays) -> list[np.ndarray]:
     return [np.array(a) for a in arrays]
 
 
+class _PendingStep:
+    """A group's step dispatched to JAX; ``result()`` waits for it and copies it out."""
+
+    def __init__(self, outputs, jax):
+        self._outputs, self._jax = outputs, jax
+
+    def result(self) -> StepResult:
+        return StepResult(*_writable(self._jax.device_get(self._outputs)))
+
+
 class JaxBatchedEnv(BatchedEnv):
     def __init__(self, spec: TaskSpec, adapter: JaxAdapter, num_envs: int, seed: int):
         configure_jax()
@@ -91,6 +104,7 @@ class JaxBatchedEnv(BatchedEnv):
             return carry, observe(obs_dict, env_state)
 
         def step_one(carry, actions):
+            """One env's step without its reset: (carry, obs, the key of a reset, outcome)."""
             key, step_key, reset_key = jax.random.split(carry.key, 3)
             action_dict = {agent: actions[i] for i, agent in enumerate(agents)}
             obs_dict, env_state, rewards, dones, _ = env.step_env(step_key, carry.env_state, action_dict)
@@ -101,54 +115,122 @@ class JaxBatchedEnv(BatchedEnv):
             terminated = done & adapter.ended_by_outcome(env_state)
             truncated = done & ~terminated
             won = done & adapter.won(env_state)
-            reset_obs_dict, reset_state = env.reset(reset_key)
-            pick = lambda a, b: jnp.where(done, a, b.astype(a.dtype))  # noqa: E731
-            next_state = jax.tree.map(pick, reset_state, env_state)
-            next_obs_dict = jax.tree.map(pick, reset_obs_dict, obs_dict)
             new_carry = _Carry(
-                next_state,
+                env_state,
                 key,
                 jnp.where(done, 0.0, episode_return).astype(jnp.float32),
                 jnp.where(done, 0, episode_length).astype(jnp.int32),
             )
-            outputs = observe(next_obs_dict, next_state) + (
-                reward, done, terminated, truncated, won, episode_return, episode_length)
-            return new_carry, outputs
+            return new_carry, obs_dict, reset_key, (reward, done, terminated, truncated, won, episode_return,
+                                                    episode_length)
+
+        def step_batch(carry, actions, max_resets):
+            """Step a batch of envs and reset the finished ones. Resetting is a fifth of a SMAX step and few envs
+            finish per step, so only the finished envs are reset (up to ``max_resets`` at once, else all envs are
+            reset and the finished ones picked); each env's reset uses its own key either way, so the outcome is
+            the same as resetting every env and keeping the finished ones' resets."""
+            carry, obs_dict, reset_keys, outcome = jax.vmap(step_one)(carry, actions)
+            done = outcome[1]
+            n = done.shape[0]
+
+            def merge(rows, new_state, new_obs):  # write the reset envs' rows (rows == n: nothing to write)
+                put = lambda full, new: full.at[rows].set(new.astype(full.dtype), mode="drop")  # noqa: E731
+                return jax.tree.map(put, carry.env_state, new_state), jax.tree.map(put, obs_dict, new_obs)
+
+            def reset_none(_):
+                return carry.env_state, obs_dict
+
+            def reset_few(_):
+                rows = jnp.nonzero(done, size=max_resets, fill_value=n)[0]
+                new_obs, new_state = jax.vmap(env.reset)(reset_keys[jnp.minimum(rows, n - 1)])
+                return merge(rows, new_state, new_obs)
+
+            def reset_all(_):
+                new_obs, new_state = jax.vmap(env.reset)(reset_keys)
+                pick = lambda a, b: jnp.where(done.reshape(-1, *([1] * (b.ndim - 1))), a.astype(b.dtype), b)  # noqa: E731
+                return jax.tree.map(pick, new_state, carry.env_state), jax.tree.map(pick, new_obs, obs_dict)
+
+            n_done = done.sum()
+            branch = jnp.where(n_done == 0, 0, jnp.where(n_done <= max_resets, 1, 2))
+            env_state, obs_dict = jax.lax.switch(branch, [reset_none, reset_few, reset_all], None)
+            carry = carry._replace(env_state=env_state)
+            return carry, jax.vmap(observe)(obs_dict, env_state) + outcome
 
         self._reset = jax.jit(jax.vmap(reset_one))
-        self._step = jax.jit(jax.vmap(step_one))
+        self._step = jax.jit(step_batch, static_argnums=2)
         self._key = jax.random.PRNGKey(seed)
         self._jnp = jnp
         self._jax = jax
-        self._carry = None
+        self._carries = None  # one carry per group of envs (``set_groups``)
+        self.set_groups(1)
+
+    def set_groups(self, groups: int) -> None:
+        carry = self._joint_carry() if getattr(self, "_carries", None) is not None else None
+        super().set_groups(groups)
+        # A group's finished envs are reset together up to this many at once (assumed: an eighth of the group,
+        # at least 2; more finishing in one step costs a reset of the whole group, results are the same).
+        self.max_resets = max(2, (self.num_envs // groups) // 8)
+        if carry is not None:
+            self._split(carry)
+
+    def _split(self, carry) -> None:
+        self._carries = [self._jax.tree.map(lambda x, sl=self.group_slice(g): x[sl], carry) if self.groups > 1
+                         else carry for g in range(self.groups)]
+
+    def _joint_carry(self):
+        if self._carries is None:  # never reset: the state is the key alone
+            return None
+        if self.groups == 1:
+            return self._carries[0]
+        return self._jax.tree.map(lambda *xs: self._jnp.concatenate(xs), *self._carries)
 
     def reset(self) -> Observation:
         self._key, sub = self._jax.random.split(self._key)
-        self._carry, observed = self._reset(self._jax.random.split(sub, self.num_envs))
+        carry, observed = self._reset(self._jax.random.split(sub, self.num_envs))
+        self._split(carry)
         return Observation(*_writable(self._jax.device_get(observed)))
 
+    def step_group(self, group: int, actions: np.ndarray) -> "_PendingStep":
+        """Start group ``group``'s step and return at once (JAX computes it on its own thread): ``result()`` waits."""
+        if self._carries is None:
+            raise RuntimeError(f"{self.spec.name}: call reset() before step()")
+        actions = np.asarray(actions)
+        expected = (self.num_envs // self.groups, self.spec.n_agents)
+        if actions.shape != expected:
+            raise ValueError(f"{self.spec.name}: group {group}'s actions must have shape {expected} (envs, agents), "
+                             f"got {actions.shape}")
+        if not np.issubdtype(actions.dtype, np.integer):
+            raise TypeError(f"{self.spec.name}: actions must be integers, got dtype {actions.dtype}")
+        self._carries[group], outputs = self._step(self._carries[group],
+                                                   self._jnp.asarray(actions.astype(np.int32, copy=False)),
+                                                   self.max_resets)
+        return _PendingStep(outputs, self._jax)
+
     def step(self, actions: np.ndarray) -> StepResult:
-        if self._carry is None:
+        if self._carries is None:
             raise RuntimeError(f"{self.spec.name}: call reset() before step()")
         actions = self._check_actions(actions)
-        self._carry, outputs = self._step(self._carry, self._jnp.asarray(actions))
-        return StepResult(*_writable(self._jax.device_get(outputs)))
+        if self.groups == 1:
+            return self.step_group(0, actions).result()
+        pending = [self.step_group(g, actions[self.group_slice(g)]) for g in range(self.groups)]
+        parts = [p.result() for p in pending]
+        return StepResult(*(np.concatenate([getattr(r, f) for r in parts]) for f in StepResult.__dataclass_fields__))
 
     def get_state(self) -> list[np.ndarray]:
         """Everything needed to continue these envs exactly (episode states, PRNG keys, episode counters)."""
-        return [np.asarray(x) for x in self._jax.tree.leaves(self._jax.device_get((self._carry, self._key)))]
+        return [np.asarray(x) for x in self._jax.tree.leaves(self._jax.device_get((self._joint_carry(), self._key)))]
 
     def set_state(self, leaves: list[np.ndarray]) -> None:
-        template = (self._carry, self._key)
-        if self._carry is None:
+        if self._carries is None:
             self.reset()
-            template = (self._carry, self._key)
+        template = (self._joint_carry(), self._key)
         treedef = self._jax.tree.structure(template)
         old = self._jax.tree.leaves(template)
         if len(leaves) != len(old) or any(np.shape(a) != b.shape for a, b in zip(leaves, old)):
             raise ValueError(f"{self.spec.name}: saved env state does not match {self.num_envs} envs of this task")
         restored = [self._jnp.asarray(a, dtype=b.dtype) for a, b in zip(leaves, old)]
-        self._carry, self._key = self._jax.tree.unflatten(treedef, restored)
+        carry, self._key = self._jax.tree.unflatten(treedef, restored)
+        self._split(carry)
 
     def compiled_step_count(self) -> int:
         """How many times the step function was compiled (1 after warm-up; tests assert no recompilation)."""

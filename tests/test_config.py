@@ -33,6 +33,7 @@ def test_paper_table_in_shipped_config():
     ({"gamma": 1.5}, r"gamma must be in \[0, 1\], got 1.5"),
     ({"rollout_mode": "episode"}, r"rollout_mode: 'episode' is not allowed; expected one of 'steps', 'episodes'"),
     ({"precision": "fp16"}, r"precision: 'fp16' is not allowed"),
+    ({"collect_groups": 3}, r"collect_groups 3 must divide num_envs 64 \(1 turns the overlap off\)"),
     ({"task": "smax/4m"}, r"task: unknown task 'smax/4m'; known tasks: .*smax/3m"),
     ({"use_gae": True}, r"unknown config key"),
 ])

@@ -219,3 +219,94 @@ def test_smax_state_is_normalised():
         biggest = max(biggest, np.abs(o.state).max())
     assert biggest <= 1.0 + 1e-6
     assert np.abs(o.state).max() > 0.3  # not all zeros: positions and health are there
+
+
+def _outputs_over(env, steps, seed=0):
+    """Every StepResult field over ``steps`` random steps (availability-respecting), and the final env state."""
+    rng = np.random.default_rng(seed)
+    o = env.reset()
+    out = []
+    for _ in range(steps):
+        r = env.step(random_actions(rng, o.avail_actions))
+        out.append([getattr(r, f) for f in r.__dataclass_fields__])
+        o = r
+    return out, env.get_state()
+
+
+@pytest.mark.parametrize("task", ["smax/3m", "mpe/spread_3"])
+def test_groups_and_partial_resets_leave_every_env_unchanged(task):
+    """Stepping the envs in groups, and resetting only the finished envs (up to max_resets at once, else all), are
+    speed devices: every env's trajectory and the saved state are identical to stepping all envs at once with every
+    finished env reset."""
+    reference = envs.make(task, num_envs=8, seed=5)
+    reference.max_resets = 8  # never the reset-everything branch
+    tight = envs.make(task, num_envs=8, seed=5)
+    tight.max_resets = 1  # the reset-everything branch whenever two envs finish in one step
+    grouped = envs.make(task, num_envs=8, seed=5)
+    grouped.set_groups(2)
+    steps = 3 * reference.spec.episode_limit if task.startswith("mpe") else 200
+    ref, ref_state = _outputs_over(reference, steps)
+    dones = np.array([step[5] for step in ref])  # StepResult.done
+    if task.startswith("smax"):
+        assert (dones.sum(1) >= 2).any() and (dones.sum(1) == 1).any()  # both reset branches were exercised
+    for env in (tight, grouped):
+        outs, state = _outputs_over(env, steps)
+        for a, b in zip(ref, outs):
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x, y)
+        for x, y in zip(ref_state, state):
+            np.testing.assert_array_equal(x, y)
+    assert grouped.compiled_step_count() == 1  # both groups share one compiled step
+
+
+def test_group_steps_overlap_and_restore():
+    """step_group returns before the group's step is done (JAX computes it meanwhile); groups restore from a state
+    saved by an ungrouped env, and bad group actions are rejected."""
+    env = envs.make("smax/3m", num_envs=8, seed=2)
+    env.set_groups(2)
+    o = env.reset()
+    rng = np.random.default_rng(0)
+    acts = random_actions(rng, o.avail_actions)
+    pending = [env.step_group(g, acts[env.group_slice(g)]) for g in range(2)]
+    parts = [p.result() for p in pending]
+    whole = envs.make("smax/3m", num_envs=8, seed=2)
+    whole.reset()
+    r = whole.step(acts)
+    np.testing.assert_array_equal(np.concatenate([p.obs for p in parts]), r.obs)
+    saved = whole.get_state()
+    env.set_state(saved)
+    acts = random_actions(rng, r.avail_actions)
+    np.testing.assert_array_equal(env.step(acts).obs, whole.step(acts).obs)
+    with pytest.raises(ValueError, match=r"group 1's actions must have shape \(4, 3\)"):
+        env.step_group(1, acts)
+    with pytest.raises(ValueError, match="positive divisor of num_envs=8, got 3"):
+        env.set_groups(3)
+
+
+class _CountingEnv(envs.BatchedEnv):
+    """A synchronous backend: env n's observation counts the actions it received."""
+
+    def __init__(self, n):
+        self.spec = envs.TaskSpec("test/count", "smac", 1, 1, 1, 3, 10, False, 1.0)
+        self.num_envs, self.total, self.steps = n, np.zeros(n), 0
+
+    def step(self, actions):
+        actions = self._check_actions(actions)
+        self.total += actions[:, 0]
+        self.steps += 1
+        n = self.num_envs
+        return envs.StepResult(self.total.reshape(n, 1, 1).astype(np.float32), np.zeros((n, 1), np.float32),
+                               np.ones((n, 1, 3), bool), np.ones((n, 1), bool), np.zeros(n, np.float32),
+                               np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool),
+                               np.zeros(n, np.float32), np.zeros(n, np.int32))
+
+
+def test_generic_group_steps_step_all_envs_once_the_last_group_is_in():
+    env = _CountingEnv(4)
+    env.set_groups(2)
+    first = env.step_group(0, np.array([[1], [2]]))
+    with pytest.raises(RuntimeError, match="submit every group's actions"):
+        first.result()
+    second = env.step_group(1, np.array([[0], [1]]))
+    assert env.steps == 1  # one step of all envs, when the last group arrived
+    assert first.result().obs[:, 0, 0].tolist() == [1, 2] and second.result().obs[:, 0, 0].tolist() == [0, 1]

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -196,3 +197,47 @@ def test_cli_exits_143_on_sigterm(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == STOPPED_BY_SIGTERM
     assert "run again to resume" in proc.stdout.read()
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("learner", ["ippo", "mappo"])
+def test_grouped_collection_stores_what_the_envs_and_the_policy_did(groups, learner):
+    """Stepping the envs in groups (acting on one group while the other steps) stores every step where it belongs:
+    replaying the stored actions in fresh, ungrouped envs gives the stored observations, rewards and dones; the
+    stored log-probs, values and next hidden states are the policy's at the stored inputs."""
+    import envs
+    from algorithms.mappo import MAPPO, MAPPOConfig
+
+    cls, cfg_cls = (IPPO, IPPOConfig) if learner == "ippo" else (MAPPO, MAPPOConfig)
+    algo = cls(resolve(cfg_cls, {**SMALL, "collect_groups": groups, "num_envs": 8}))
+    assert algo.env.groups == groups
+    with algo.autocast():
+        algo.collect()
+        buf = algo.buf
+        replay = envs.make("smax/3m", num_envs=8, seed=algo.cfg.seed)
+        o = replay.reset()
+        net = algo.net
+        for t in range(algo.T):
+            torch.testing.assert_close(buf.obs[t], torch.from_numpy(o.obs), rtol=0, atol=0)
+            assert torch.equal(buf.avail[t], torch.from_numpy(o.avail_actions))
+            assert torch.equal(buf.alive[t], torch.from_numpy(o.alive))
+            if algo.uses_state:
+                assert torch.equal(buf.state[t], torch.from_numpy(o.state))
+            expected_last = buf.actions[t - 1] if t else torch.full_like(buf.actions[0], -1)
+            expected_last = torch.where(buf.starts[t].view(-1, 1), -1, expected_last)
+            assert torch.equal(buf.last_action[t], expected_last)
+            with torch.no_grad():
+                logits, value, h = net.step(buf.obs[t], buf.last_action[t], buf.avail[t], buf.hidden[t],
+                                            buf.state[t] if algo.uses_state else None)
+            logp = torch.log_softmax(logits, -1).gather(-1, buf.actions[t].unsqueeze(-1)).squeeze(-1)
+            torch.testing.assert_close(buf.logp[t], logp)
+            torch.testing.assert_close(buf.values[t], value)
+            if t + 1 < algo.T:
+                torch.testing.assert_close(buf.hidden[t + 1], h * (~buf.dones[t]).view(1, -1, 1).float())
+            r = replay.step(buf.actions[t].numpy())
+            assert torch.equal(buf.rewards[t], torch.from_numpy(r.reward))
+            assert torch.equal(buf.dones[t], torch.from_numpy(r.done))
+            assert torch.equal(buf.starts[t + 1] if t + 1 < algo.T else algo.episode_start, torch.from_numpy(r.done))
+            o = r
+        assert buf.dones.any()
+        np.testing.assert_array_equal(algo.obs.obs, o.obs)  # the next rollout starts where the envs are

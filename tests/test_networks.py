@@ -172,3 +172,28 @@ def test_bfloat16_autocast_keeps_heads_in_float32():
     assert logits.dtype == torch.float32 and value.dtype == torch.float32
     # values near 15 are not quantised to bf16's ~0.06 grid
     assert len(set((value + 15).flatten().tolist())) == value.numel()
+
+
+def test_acting_with_weights_held_ready_is_the_same_computation():
+    """``acting()`` folds (and under autocast casts) the weights once for a rollout instead of at every step: the
+    outputs are bit-identical to folding at every step, in float32 and in bfloat16, for IPPO's and MAPPO's nets."""
+    from algorithms.common.networks import SharedActorCentralCritic
+
+    torch.manual_seed(1)
+    B, S = 6, 9
+    nets = [make_net(), SharedActorCentralCritic(K, O, S, A, hidden=H)]
+    with torch.no_grad():
+        for p in nets[1].parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    obs, last = torch.randn(B, K, O), torch.randint(-1, A, (B, K))
+    avail, h, state = torch.rand(B, K, A) > 0.3, torch.randn(2 * K, B, H), torch.randn(B, S)
+    avail[..., 0] = True
+    for net in nets:
+        for bf16 in (False, True):
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                each_step = net.step(obs, last, avail, h, state)
+                with net.acting():
+                    ready = net.step(obs, last, avail, h, state)
+                assert net._ready is None  # released on exit
+            for x, y in zip(each_step, ready):
+                assert torch.equal(x, y), (type(net).__name__, bf16)

@@ -5,6 +5,7 @@ networks share nothing but the kernel launch (tests check that gradients do not 
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -60,9 +61,12 @@ class StackedGRU(nn.Module):
         _orthogonal_(self.w_ih.data, 1.0)
         _orthogonal_(self.w_hh.data, 1.0)
 
-    def cell(self, gi: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """gi: the input half of the gates (x @ w_ih + b_ih, computed for a whole sequence at once)."""
-        gh = torch.baddbmm(self.b_hh, h, self.w_hh)
+    def cell(self, gi: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor | None = None,
+             b_hh: torch.Tensor | None = None) -> torch.Tensor:
+        """gi: the input half of the gates (x @ w_ih + b_ih, computed for a whole sequence at once); w_hh, b_hh: the
+        recurrent weights where the caller holds them ready (acting), else the parameters."""
+        w_hh, b_hh = (self.w_hh, self.b_hh) if w_hh is None else (w_hh, b_hh)
+        gh = torch.baddbmm(b_hh, h, w_hh)
         i_r, i_z, i_n = gi.chunk(3, -1)
         h_r, h_z, h_n = gh.chunk(3, -1)
         r = torch.sigmoid(i_r + h_r)
@@ -92,24 +96,31 @@ class RecurrentTrunk(nn.Module):
         """The parameter-free part of the input LayerNorm; training computes it once per rollout, not per epoch."""
         return self.input_norm.normalize(x)
 
-    def _gru_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """normalised x [n_inputs, B, in] -> the GRU's input gates [n_nets, B, 3H]."""
+    def fold(self) -> tuple:
+        """The weights of a step: the three input layers' with the LayerNorms' affines folded in, w1 side by side
+        per input ([K, in, J*H], so that the normalised input is multiplied once for all its nets), and the GRU's
+        recurrent ones: ((w1, b1), (w2, b2), (w3, b3), (w_hh, b_hh))."""
         J, K, H = self.nets_per_input, self.n_inputs, self.hidden
         w, b = self.input_norm.fold_into(self.fc1.weight, self.fc1.bias)  # [J*K, in, H]
-        # Side by side per input: [K, in, J*H], so the normalised input is multiplied once for all its nets.
-        w = w.view(J, K, -1, H).permute(1, 2, 0, 3).reshape(K, -1, J * H)
-        b = b.view(J, K, 1, H).permute(1, 2, 0, 3).reshape(K, 1, J * H)
-        y = torch.baddbmm(b, x, w)  # [K, B, J*H]
-        y = y.view(K, -1, J, H).permute(2, 0, 1, 3).reshape(J * K, -1, H)
-        w, b = self.norm1.fold_into(self.fc2.weight, self.fc2.bias)
-        y = torch.baddbmm(b, self.norm1.normalize(F.relu(y)), w)
-        w, b = self.norm2.fold_into(self.gru.w_ih, self.gru.b_ih)
-        return torch.baddbmm(b, self.norm2.normalize(F.relu(y)), w)
+        w1 = w.view(J, K, -1, H).permute(1, 2, 0, 3).reshape(K, -1, J * H)
+        b1 = b.view(J, K, 1, H).permute(1, 2, 0, 3).reshape(K, 1, J * H)
+        return ((w1, b1), self.norm1.fold_into(self.fc2.weight, self.fc2.bias),
+                self.norm2.fold_into(self.gru.w_ih, self.gru.b_ih), (self.gru.w_hh, self.gru.b_hh))
 
-    def step(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _gru_inputs(self, x: torch.Tensor, folded: tuple | None = None) -> torch.Tensor:
+        """normalised x [n_inputs, B, in] -> the GRU's input gates [n_nets, B, 3H]."""
+        J, K, H = self.nets_per_input, self.n_inputs, self.hidden
+        (w1, b1), (w2, b2), (w3, b3), _ = folded if folded is not None else self.fold()
+        y = torch.baddbmm(b1, x, w1)  # [K, B, J*H]
+        y = y.view(K, -1, J, H).permute(2, 0, 1, 3).reshape(J * K, -1, H)
+        y = torch.baddbmm(b2, self.norm1.normalize(F.relu(y)), w2)
+        return torch.baddbmm(b3, self.norm2.normalize(F.relu(y)), w3)
+
+    def step(self, x: torch.Tensor, h: torch.Tensor, folded: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One step: normalised x [n_inputs, B, in], h [n_nets, B, H] -> (normalised features [n_nets, B, H], h).
-        The features still need ``out_norm``'s affine, which the heads fold in."""
-        h = self.gru.cell(self._gru_inputs(x), h)
+        The features still need ``out_norm``'s affine, which the heads fold in. ``folded``: ``fold()``'s weights,
+        made once for many steps (``CategoricalPolicy.acting``)."""
+        h = self.gru.cell(self._gru_inputs(x, folded), h, *(folded[3] if folded is not None else ()))
         return self.out_norm.normalize(h), h
 
     def sequence(self, x: torch.Tensor, h0: torch.Tensor, reset: torch.Tensor) -> torch.Tensor:
@@ -126,11 +137,34 @@ class RecurrentTrunk(nn.Module):
         return self.out_norm.normalize(torch.stack(outs, 1))
 
 
+def _as_autocast(tensors):
+    """Cast float32 tensors to the autocast dtype where autocast is on (what autocast does to a matmul's weights at
+    every call), so that weights held ready for many steps are cast once."""
+    if not torch.is_autocast_enabled("cpu"):
+        return tensors
+    dtype = torch.get_autocast_dtype("cpu")
+    return tuple(_as_autocast(t) if isinstance(t, tuple) else t.to(dtype) for t in tensors)
+
+
 class CategoricalPolicy:
     """The policy interface of the on-policy core (``algorithms/common/ppo.py``), for actor-critics whose agents pick
     their actions independently from per-agent logits: ``step`` (acting: logits, value, hidden) and ``sequence``
     (training: logits, value) are the network's; sampling, log-probabilities and entropy are here. A policy that
     decodes agents one after another (MAT) implements ``act``, ``greedy``, ``value`` and ``evaluate`` itself."""
+
+    _ready = None  # the acting weights while ``acting()`` holds them
+
+    @contextlib.contextmanager
+    def acting(self):
+        """Within: ``step`` uses weights folded (and cast, under autocast) once, not at every step: acting with
+        fixed weights for a whole rollout (the caller does not change them meanwhile). The same numbers as without
+        it: the folds are the same operations in the same autocast context."""
+        with torch.no_grad():
+            self._ready = self.acting_weights()
+        try:
+            yield
+        finally:
+            self._ready = None
 
     def act(self, obs, last_action, avail, h, state, generator: torch.Generator):
         """Sample: -> action [B, K], its log-prob [B, K], value [B, K], next hidden."""
@@ -193,15 +227,23 @@ class IndependentActorCritic(CategoricalPolicy, nn.Module):
         x = torch.cat([obs, onehot], -1).movedim(-2, 0).contiguous()
         return self.trunk.normalize_input(x)
 
-    def _heads(self, feats: torch.Tensor, avail: torch.Tensor):
-        K, norm = self.n_agents, self.trunk.out_norm
-        lead = feats.shape[1:-1]
-        a, c = (f.reshape(K, -1, self.hidden) for f in feats.split(K))  # split: its backward is a cheap cat
+    def _head_weights(self):
         # Heads in float32 (bf16 would round values to ~0.1 near 20), with out_norm's affine folded in
         # (nets 0..K-1 are actors, K..2K-1 critics).
+        K, norm = self.n_agents, self.trunk.out_norm
         with torch.autocast("cpu", enabled=False):
-            w_a, b_a = norm.fold_into(self.actor_head.weight, self.actor_head.bias, slice(0, K))
-            w_c, b_c = norm.fold_into(self.critic_head.weight, self.critic_head.bias, slice(K, 2 * K))
+            return (norm.fold_into(self.actor_head.weight, self.actor_head.bias, slice(0, K)),
+                    norm.fold_into(self.critic_head.weight, self.critic_head.bias, slice(K, 2 * K)))
+
+    def acting_weights(self):
+        return _as_autocast(self.trunk.fold()), self._head_weights()
+
+    def _heads(self, feats: torch.Tensor, avail: torch.Tensor, head_weights=None):
+        K = self.n_agents
+        lead = feats.shape[1:-1]
+        a, c = (f.reshape(K, -1, self.hidden) for f in feats.split(K))  # split: its backward is a cheap cat
+        (w_a, b_a), (w_c, b_c) = head_weights if head_weights is not None else self._head_weights()
+        with torch.autocast("cpu", enabled=False):
             logits = torch.baddbmm(b_a, a.float(), w_a).reshape(K, *lead, -1).movedim(0, -2)
             value = torch.baddbmm(b_c, c.float(), w_c).reshape(K, *lead).movedim(0, -1)
         logits = logits.masked_fill(~avail, -1e10)  # unavailable actions get no probability
@@ -209,8 +251,9 @@ class IndependentActorCritic(CategoricalPolicy, nn.Module):
 
     def step(self, obs, last_action, avail, h, state=None):
         """Acting: obs [B, K, O], last_action [B, K], avail [B, K, A], h [2K, B, H] -> logits [B,K,A], value [B,K], h."""
-        feats, h = self.trunk.step(self.inputs(obs, last_action), h)
-        logits, value = self._heads(feats, avail)
+        trunk_weights, head_weights = self._ready if self._ready is not None else (None, None)
+        feats, h = self.trunk.step(self.inputs(obs, last_action), h, trunk_weights)
+        logits, value = self._heads(feats, avail, head_weights)
         return logits, value, h
 
     @staticmethod
@@ -320,23 +363,33 @@ class SharedActorCentralCritic(CategoricalPolicy, nn.Module):
         return xa, self.critic.normalize_input(xc.movedim(-2, 0).contiguous())
 
     @staticmethod
-    def _head(trunk, head, feats):
+    def _head_weights(trunk, head):
         with torch.autocast("cpu", enabled=False):  # heads in float32, as in IndependentActorCritic
-            w, b = trunk.out_norm.fold_into(head.weight, head.bias)
+            return trunk.out_norm.fold_into(head.weight, head.bias)
+
+    @classmethod
+    def _head(cls, trunk, head, feats, weights=None):
+        w, b = weights if weights is not None else cls._head_weights(trunk, head)
+        with torch.autocast("cpu", enabled=False):
             return torch.baddbmm(b, feats.float(), w)
+
+    def acting_weights(self):
+        return (_as_autocast(self.actor.fold()), _as_autocast(self.critic.fold()),
+                self._head_weights(self.actor, self.actor_head), self._head_weights(self.critic, self.critic_head))
 
     def step(self, obs, last_action, avail, h, state=None):
         """Acting, as IndependentActorCritic.step; without ``state`` (greedy play) the critic is skipped (value None,
         its hidden state unchanged)."""
         K, B = self.n_agents, obs.shape[0]
+        fold_a, fold_c, head_a, head_c = self._ready if self._ready is not None else (None,) * 4
         xa, xc = self.inputs(obs, last_action, state)
-        fa, ha = self.actor.step(xa.reshape(1, K * B, -1), h[:K].reshape(1, K * B, -1))
-        logits = self._head(self.actor, self.actor_head, fa).view(K, B, -1).transpose(0, 1)
+        fa, ha = self.actor.step(xa.reshape(1, K * B, -1), h[:K].reshape(1, K * B, -1), fold_a)
+        logits = self._head(self.actor, self.actor_head, fa, head_a).view(K, B, -1).transpose(0, 1)
         logits = logits.masked_fill(~avail, -1e10)
         if xc is None:
             return logits, None, torch.cat([ha.view(K, B, -1), h[K:]])
-        fc, hc = self.critic.step(xc.reshape(1, K * B, -1), h[K:].reshape(1, K * B, -1))
-        value = self.value_norm.denormalize(self._head(self.critic, self.critic_head, fc).view(K, B).T)
+        fc, hc = self.critic.step(xc.reshape(1, K * B, -1), h[K:].reshape(1, K * B, -1), fold_c)
+        value = self.value_norm.denormalize(self._head(self.critic, self.critic_head, fc, head_c).view(K, B).T)
         return logits, value, torch.cat([ha.view(K, B, -1), hc.view(K, B, -1)])
 
     def sequence(self, inputs, avail, h0, reset):

@@ -40,6 +40,10 @@ class PPOConfig:
     eval_episodes: int = _f(32, "greedy test episodes per evaluation")
     checkpoint_interval: int = _f(500_000, "env steps between kept model snapshots (for demonstrations)")
     torch_threads: int = _f(2, "torch intra-op threads (the JAX env steps in between, so they do not compete)")
+    collect_groups: int = _f(
+        2, "the training envs are stepped in this many groups so that one group's env step (JAX, on its own thread) "
+        "runs while the policy acts on another; 1 = no overlap. Must divide num_envs. Each env's trajectory is the "
+        "same for any value; only the order in which the policy's sampling draws its random numbers changes")
     precision: Literal["auto", "float32", "bfloat16"] = _f(
         "auto", "matmul precision of acting and learning. bfloat16 autocasts matrix products (weights, optimiser, "
         "heads and elementwise math stay float32); auto picks it only where the CPU has native bfloat16 and a probe "
@@ -52,7 +56,7 @@ class PPOConfig:
 
     def validate(self) -> None:
         positive = ["total_env_steps", "num_envs", "rollout_length", "chunk_length", "num_minibatches", "ppo_epochs",
-                    "hidden_size", "eval_interval", "eval_episodes", "checkpoint_interval", "torch_threads"]
+                    "hidden_size", "eval_interval", "eval_episodes", "checkpoint_interval", "torch_threads", "collect_groups"]
         for name in positive:
             check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
         for name in ["lr", "adam_eps", "clip", "huber_delta", "max_grad_norm", "actor_gain"]:
@@ -61,6 +65,8 @@ class PPOConfig:
             check(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ["entropy_coef", "value_coef"]:
             check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        check(self.num_envs % self.collect_groups == 0,
+              f"collect_groups {self.collect_groups} must divide num_envs {self.num_envs} (1 turns the overlap off)")
         check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
         check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         try:

@@ -94,16 +94,29 @@ def main(argv=None) -> int:
     cfg = load_config(entry.config_cls, args.config, [*args.overrides, f"task={args.task}"],
                       section=",".join(entry.sections))
     algo = entry.learner_cls(cfg)
+    # env time: what the learner's thread spends starting env steps and waiting for their results. Where the envs
+    # are stepped in groups (collect_groups), a group's stepping that runs while the policy acts on another group
+    # is hidden, so it is not counted.
     env_time = [0.0]
-    real_step = algo.env.step
+    real_step_group = algo.env.step_group
 
-    def timed_step(actions):
+    class TimedPending:
+        def __init__(self, pending):
+            self.pending = pending
+
+        def result(self):
+            t = time.perf_counter()
+            out = self.pending.result()
+            env_time[0] += time.perf_counter() - t
+            return out
+
+    def timed_step_group(group, actions):
         t = time.perf_counter()
-        out = real_step(actions)
+        out = TimedPending(real_step_group(group, actions))
         env_time[0] += time.perf_counter() - t
         return out
 
-    algo.env.step = timed_step
+    algo.env.step_group = timed_step_group  # env.step goes through step_group too
     replay = hasattr(algo, "buffer")
     with algo.autocast():
         algo.collect()
@@ -149,6 +162,8 @@ def main(argv=None) -> int:
               f"ppo_epochs={cfg.ppo_epochs} chunk={cfg.chunk_length} minibatches={cfg.num_minibatches} "
               f"hidden={cfg.hidden_size}")
     print(f"env only (random actions, {cfg.num_envs} envs): {env_sps:,.0f} joint steps/s")
+    groups = getattr(cfg, "collect_groups", 1)
+    print(f"env stepped in {groups} group(s); env time = waiting for the env (stepping that overlaps acting is hidden)")
     print(f"per joint env step: env {us(run['env']):.1f} us, acting+storage {us(run['collect'] - run['env']):.1f} us, "
           f"update {us(run['update']):.1f} us")
     print(f"shares: env {run['env'] / total:.0%}, acting {(run['collect'] - run['env']) / total:.0%}, "

@@ -83,7 +83,8 @@ class BatchedEnv:
             raise ValueError(f"{self.spec.name}: env groups must be a positive divisor of num_envs={self.num_envs}, "
                              f"got {groups!r}")
         self.groups = groups
-        self._group_actions: dict[int, np.ndarray] = {}
+        self._round_actions: dict[int, np.ndarray] = {}  # this round's submitted groups (generic version)
+        self._round: dict = {}  # where this round's joint result goes once the last group is in
 
     def group_slice(self, group: int) -> slice:
         size = self.num_envs // self.groups
@@ -92,19 +93,15 @@ class BatchedEnv:
     def step_group(self, group: int, actions: np.ndarray):
         if self.groups == 1:
             return ReadyStep(self.step(actions))
-        self._group_actions[group] = np.asarray(actions)
-        if len(self._group_actions) < self.groups:  # the step of all envs waits for the last group's actions
-            return _LaterStep(self, group)
-        joint = np.concatenate([self._group_actions.pop(g) for g in range(self.groups)])
-        self._group_results = self.step(joint)
-        return _LaterStep(self, group)
-
-    def _group_result(self, group: int) -> StepResult:
-        if self._group_actions:
-            raise RuntimeError(f"{self.spec.name}: groups {sorted(self._group_actions)} were submitted but not all "
-                               f"{self.groups}: submit every group's actions before asking for a result")
-        sl, r = self.group_slice(group), self._group_results
-        return StepResult(*(getattr(r, f.name)[sl] for f in fields(StepResult)))
+        if group in self._round_actions:
+            raise RuntimeError(f"{self.spec.name}: group {group} was submitted twice before groups "
+                               f"{sorted(set(range(self.groups)) - set(self._round_actions))} were")
+        self._round_actions[group] = np.asarray(actions)
+        pending = _LaterStep(self._round, self.group_slice(group), self.spec.name)
+        if len(self._round_actions) == self.groups:  # the last group: step all envs
+            self._round["result"] = self.step(np.concatenate([self._round_actions[g] for g in range(self.groups)]))
+            self._round_actions, self._round = {}, {}
+        return pending
 
     def reset(self) -> Observation:  # pragma: no cover - interface
         raise NotImplementedError
@@ -126,8 +123,14 @@ class BatchedEnv:
 
 
 class _LaterStep:
-    def __init__(self, env: BatchedEnv, group: int):
-        self._env, self._group = env, group
+    """A group's step in the generic version: its result is a slice of the joint step of its round."""
+
+    def __init__(self, round_: dict, rows: slice, name: str):
+        self._round, self._rows, self._name = round_, rows, name
 
     def result(self) -> StepResult:
-        return self._env._group_result(self._group)
+        if "result" not in self._round:
+            raise RuntimeError(f"{self._name}: not every group's actions of this step were submitted: submit them "
+                               "all before asking for a result")
+        r = self._round["result"]
+        return StepResult(*(getattr(r, f.name)[self._rows] for f in fields(StepResult)))

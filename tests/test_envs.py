@@ -305,8 +305,14 @@ def test_generic_group_steps_step_all_envs_once_the_last_group_is_in():
     env = _CountingEnv(4)
     env.set_groups(2)
     first = env.step_group(0, np.array([[1], [2]]))
-    with pytest.raises(RuntimeError, match="submit every group's actions"):
+    with pytest.raises(RuntimeError, match="submit them all before asking for a result"):
         first.result()
+    with pytest.raises(RuntimeError, match=r"group 0 was submitted twice before groups \[1\] were"):
+        env.step_group(0, np.array([[1], [2]]))
     second = env.step_group(1, np.array([[0], [1]]))
     assert env.steps == 1  # one step of all envs, when the last group arrived
+    # the learner's order: group 0's next step is submitted before group 1's last result is read
+    third = env.step_group(0, np.array([[1], [1]]))
     assert first.result().obs[:, 0, 0].tolist() == [1, 2] and second.result().obs[:, 0, 0].tolist() == [0, 1]
+    fourth = env.step_group(1, np.array([[2], [0]]))
+    assert third.result().obs[:, 0, 0].tolist() == [2, 3] and fourth.result().obs[:, 0, 0].tolist() == [2, 1]

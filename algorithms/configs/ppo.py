@@ -42,8 +42,9 @@ class PPOConfig:
     torch_threads: int = _f(2, "torch intra-op threads (the JAX env steps in between, so they do not compete)")
     collect_groups: int = _f(
         2, "the training envs are stepped in this many groups so that one group's env step (JAX, on its own thread) "
-        "runs while the policy acts on another; 1 = no overlap. Must divide num_envs. Each env's trajectory is the "
-        "same for any value; only the order in which the policy's sampling draws its random numbers changes")
+        "runs while the policy acts on another; 1 = no overlap. Must divide num_envs. For given actions every env steps "
+        "identically for any value; the sampling draws its random numbers in another order, so runs with different "
+        "values are different samples")
     precision: Literal["auto", "float32", "bfloat16"] = _f(
         "auto", "matmul precision of acting and learning. bfloat16 autocasts matrix products (weights, optimiser, "
         "heads and elementwise math stay float32); auto picks it only where the CPU has native bfloat16 and a probe "

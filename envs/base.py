@@ -112,11 +112,14 @@ class BatchedEnv:
     def close(self) -> None:
         """Release backend resources (SC2 processes for real SMAC); nothing to do for JAX backends."""
 
-    def _check_actions(self, actions: np.ndarray) -> np.ndarray:
+    def _check_actions(self, actions: np.ndarray, group: int | None = None) -> np.ndarray:
+        """Integer actions [N, K] (or, for ``group``, [N / groups, K]) as int32; a clear error otherwise."""
         actions = np.asarray(actions)
-        expected = (self.num_envs, self.spec.n_agents)
+        rows, what = (self.num_envs, "actions") if group is None else (self.num_envs // self.groups,
+                                                                        f"group {group}'s actions")
+        expected = (rows, self.spec.n_agents)
         if actions.shape != expected:
-            raise ValueError(f"{self.spec.name}: actions must have shape {expected} (envs, agents), got {actions.shape}")
+            raise ValueError(f"{self.spec.name}: {what} must have shape {expected} (envs, agents), got {actions.shape}")
         if not np.issubdtype(actions.dtype, np.integer):
             raise TypeError(f"{self.spec.name}: actions must be integers, got dtype {actions.dtype}")
         return actions.astype(np.int32, copy=False)

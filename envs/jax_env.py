@@ -172,7 +172,7 @@ class JaxBatchedEnv(BatchedEnv):
         self.set_groups(1)
 
     def set_groups(self, groups: int) -> None:
-        leaves = self._joint_carry() if getattr(self, "_carries", None) is not None else None
+        leaves = self._joint_carry()
         super().set_groups(groups)
         # A group's finished envs are reset together up to this many at once (assumed: an eighth of the group,
         # at least 2; more finishing in one step costs a reset of the whole group, results are the same).
@@ -205,23 +205,16 @@ class JaxBatchedEnv(BatchedEnv):
         """Start group ``group``'s step and return at once (JAX computes it on its own thread): ``result()`` waits."""
         if self._carries is None:
             raise RuntimeError(f"{self.spec.name}: call reset() before step()")
-        actions = np.asarray(actions)
-        expected = (self.num_envs // self.groups, self.spec.n_agents)
-        if actions.shape != expected:
-            raise ValueError(f"{self.spec.name}: group {group}'s actions must have shape {expected} (envs, agents), "
-                             f"got {actions.shape}")
-        if not np.issubdtype(actions.dtype, np.integer):
-            raise TypeError(f"{self.spec.name}: actions must be integers, got dtype {actions.dtype}")
-        self._carries[group], outputs = self._step(self._carries[group], actions.astype(np.int32, copy=False),
-                                                   self.max_resets)
+        actions = self._check_actions(actions, group if self.groups > 1 else None)
+        self._carries[group], outputs = self._step(self._carries[group], actions, self.max_resets)
         return _PendingStep(outputs, self._jax)
 
     def step(self, actions: np.ndarray) -> StepResult:
         if self._carries is None:
             raise RuntimeError(f"{self.spec.name}: call reset() before step()")
-        actions = self._check_actions(actions)
         if self.groups == 1:
             return self.step_group(0, actions).result()
+        actions = self._check_actions(actions)
         pending = [self.step_group(g, actions[self.group_slice(g)]) for g in range(self.groups)]
         parts = [p.result() for p in pending]
         return StepResult(*(np.concatenate([getattr(r, f) for r in parts]) for f in StepResult.__dataclass_fields__))

@@ -197,3 +197,24 @@ def test_acting_with_weights_held_ready_is_the_same_computation():
                 assert net._ready is None  # released on exit
             for x, y in zip(each_step, ready):
                 assert torch.equal(x, y), (type(net).__name__, bf16)
+
+
+def test_sampling_follows_the_policy_and_never_picks_an_unavailable_action():
+    """``act`` samples by Gumbel-max from the generator's uniforms: the frequencies match softmax(logits) over the
+    available actions, and an unavailable action is never drawn."""
+    torch.manual_seed(3)
+    net = make_net()
+    B = 4000
+    obs, last = torch.randn(1, K, O).expand(B, K, O), torch.zeros(B, K, dtype=torch.long)
+    avail = torch.ones(B, K, A, dtype=torch.bool)
+    avail[:, :, 1] = False
+    h = torch.zeros(2 * K, B, H)
+    with torch.no_grad():
+        net.actor_head.bias.copy_(torch.randn_like(net.actor_head.bias))  # a policy far from uniform
+        logits, _, _ = net.step(obs[:1], last[:1], avail[:1], h[:, :1])
+        action, logp, _, _ = net.act(obs, last, avail, h, None, torch.Generator().manual_seed(0))
+    probs = torch.softmax(logits[0], -1)  # [K, A]
+    assert not (action == 1).any()
+    freq = torch.stack([torch.bincount(action[:, k], minlength=A).float() / B for k in range(K)])
+    assert (freq - probs).abs().max() < 0.03, (freq, probs)  # 4000 draws: a std of at most 0.008 per frequency
+    torch.testing.assert_close(logp, torch.log(probs).gather(-1, action.T).T.expand_as(logp))

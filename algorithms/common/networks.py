@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +49,12 @@ class StackedLayerNorm(nn.Module):
         return self.weight[nets].transpose(1, 2) * weight, torch.baddbmm(bias, self.bias[nets], weight)
 
 
+def _tanh(x: torch.Tensor) -> torch.Tensor:
+    """tanh; in compiled code as 2 sigmoid(2x) - 1 (the same function, to rounding): inductor's CPU tanh runs 5x
+    slower than eager's, its sigmoid about as fast (``workflow/scripts/bench_throughput.py`` measures the update)."""
+    return 2 * torch.sigmoid(2 * x) - 1 if torch.compiler.is_compiling() else torch.tanh(x)
+
+
 class StackedGRU(nn.Module):
     """A GRU cell per net (torch.nn.GRU's equations and gate order r, z, n)."""
 
@@ -71,7 +78,7 @@ class StackedGRU(nn.Module):
         h_r, h_z, h_n = gh.chunk(3, -1)
         r = torch.sigmoid(i_r + h_r)
         z = torch.sigmoid(i_z + h_z)
-        n = torch.tanh(i_n + r * h_n)
+        n = _tanh(i_n + r * h_n)
         return n + z * (h - n)  # (1 - z) * n + z * h
 
 
@@ -148,40 +155,70 @@ def _as_autocast(tensors):
 
 class CategoricalPolicy:
     """The policy interface of the on-policy core (``algorithms/common/ppo.py``), for actor-critics whose agents pick
-    their actions independently from per-agent logits: ``step`` (acting: logits, value, hidden) and ``sequence``
+    their actions independently from per-agent logits: ``step_with`` (acting: logits, value, hidden) and ``sequence``
     (training: logits, value) are the network's; sampling, log-probabilities and entropy are here. A policy that
     decodes agents one after another (MAT) implements ``act``, ``greedy``, ``value`` and ``evaluate`` itself."""
 
     _ready = None  # the acting weights while ``acting()`` holds them
+    _acting_fns = None  # {"sample", "greedy", "value"}: the functions acting calls (compiled ones), while acting()
 
     @contextlib.contextmanager
-    def acting(self):
+    def acting(self, compiled: dict | None = None):
         """Within: ``step`` uses weights folded (and cast, under autocast) once, not at every step: acting with
         fixed weights for a whole rollout (the caller does not change them meanwhile). The same numbers as without
-        it: the folds are the same operations in the same autocast context."""
+        it: the folds are the same operations in the same autocast context. ``compiled``: compiled versions of
+        ``_sample``, ``_greedy`` and ``_value`` (``acting_functions``) that act, greedy and value call meanwhile
+        (the same numbers up to rounding)."""
         with torch.no_grad():
             self._ready = self.acting_weights()
+        self._acting_fns = compiled
         try:
             yield
         finally:
-            self._ready = None
+            self._ready = self._acting_fns = None
+
+    def acting_functions(self, compile_them: Callable) -> dict:
+        """The functions of acting, each wrapped by ``compile_them`` (``MaybeCompiled``), for ``acting``."""
+        return {"sample": compile_them(self._sample), "greedy": compile_them(self._greedy),
+                "value": compile_them(self._value)}
+
+    def _acting_call(self, name: str, *args):
+        fn = self._acting_fns[name] if self._acting_fns is not None else getattr(self, "_" + name)
+        return fn(self._ready, *args)
+
+    def step(self, obs, last_action, avail, h, state=None):
+        """One step (``step_with``) with the weights ``acting`` holds ready, else folded here."""
+        return self.step_with(self._ready, obs, last_action, avail, h, state)
 
     def act(self, obs, last_action, avail, h, state, generator: torch.Generator):
         """Sample: -> action [B, K], its log-prob [B, K], value [B, K], next hidden."""
-        logits, value, h = self.step(obs, last_action, avail, h, state)
-        logp_all = torch.log_softmax(logits, -1)
-        action = torch.multinomial(logp_all.exp().reshape(-1, logits.shape[-1]), 1, generator=generator)
-        action = action.view(logits.shape[:-1])
-        return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1), value, h
+        uniform = torch.rand(avail.shape, generator=generator)
+        return self._acting_call("sample", obs, last_action, avail, h, state, uniform)
 
     def greedy(self, obs, last_action, avail, h):
         """The argmax over available actions: -> action [B, K], next hidden."""
-        logits, _, h = self.step(obs, last_action, avail, h)
-        return logits.argmax(-1), h
+        return self._acting_call("greedy", obs, last_action, avail, h)
 
     def value(self, obs, last_action, avail, h, state=None):
         """The critic's value [B, K] (the bootstrap after a rollout)."""
-        return self.step(obs, last_action, avail, h, state)[1]
+        return self._acting_call("value", obs, last_action, avail, h, state)
+
+    # Pure functions of (acting weights or None, inputs): what torch.compile compiles for acting.
+    def _sample(self, ready, obs, last_action, avail, h, state, uniform):
+        logits, value, h = self.step_with(ready, obs, last_action, avail, h, state)
+        logp_all = torch.log_softmax(logits, -1)
+        # Gumbel-max: argmax(logits + Gumbel noise) is a sample of softmax(logits), with noise from uniforms drawn
+        # by the caller's generator (one fused pass; torch.multinomial costs 5x more here). An unavailable action's
+        # logit (-1e10) never wins: the noise is below 17 for float32 uniforms.
+        action = (logits - torch.log(-torch.log(uniform))).argmax(-1)
+        return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1), value, h
+
+    def _greedy(self, ready, obs, last_action, avail, h):
+        logits, _, h = self.step_with(ready, obs, last_action, avail, h)
+        return logits.argmax(-1), h
+
+    def _value(self, ready, obs, last_action, avail, h, state):
+        return self.step_with(ready, obs, last_action, avail, h, state)[1]
 
     def evaluate(self, inputs, actions, avail, h0, reset):
         """Re-evaluate a stored batch (inputs from ``inputs``): -> log-prob of ``actions`` [L, B, K], entropy
@@ -249,9 +286,10 @@ class IndependentActorCritic(CategoricalPolicy, nn.Module):
         logits = logits.masked_fill(~avail, -1e10)  # unavailable actions get no probability
         return logits, value
 
-    def step(self, obs, last_action, avail, h, state=None):
-        """Acting: obs [B, K, O], last_action [B, K], avail [B, K, A], h [2K, B, H] -> logits [B,K,A], value [B,K], h."""
-        trunk_weights, head_weights = self._ready if self._ready is not None else (None, None)
+    def step_with(self, ready, obs, last_action, avail, h, state=None):
+        """Acting: obs [B, K, O], last_action [B, K], avail [B, K, A], h [2K, B, H] -> logits [B,K,A], value [B,K], h.
+        ``ready``: ``acting_weights()`` or None (folded here)."""
+        trunk_weights, head_weights = ready if ready is not None else (None, None)
         feats, h = self.trunk.step(self.inputs(obs, last_action), h, trunk_weights)
         logits, value = self._heads(feats, avail, head_weights)
         return logits, value, h
@@ -377,11 +415,11 @@ class SharedActorCentralCritic(CategoricalPolicy, nn.Module):
         return (_as_autocast(self.actor.fold()), _as_autocast(self.critic.fold()),
                 self._head_weights(self.actor, self.actor_head), self._head_weights(self.critic, self.critic_head))
 
-    def step(self, obs, last_action, avail, h, state=None):
-        """Acting, as IndependentActorCritic.step; without ``state`` (greedy play) the critic is skipped (value None,
-        its hidden state unchanged)."""
+    def step_with(self, ready, obs, last_action, avail, h, state=None):
+        """Acting, as IndependentActorCritic.step_with; without ``state`` (greedy play) the critic is skipped (value
+        None, its hidden state unchanged)."""
         K, B = self.n_agents, obs.shape[0]
-        fold_a, fold_c, head_a, head_c = self._ready if self._ready is not None else (None,) * 4
+        fold_a, fold_c, head_a, head_c = ready if ready is not None else (None,) * 4
         xa, xc = self.inputs(obs, last_action, state)
         fa, ha = self.actor.step(xa.reshape(1, K * B, -1), h[:K].reshape(1, K * B, -1), fold_a)
         logits = self._head(self.actor, self.actor_head, fa, head_a).view(K, B, -1).transpose(0, 1)

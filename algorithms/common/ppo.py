@@ -88,6 +88,7 @@ class OnPolicyLearner:
         # kernel over all parameters (5x faster than the per-tensor steps on these networks, the same update rule).
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, eps=cfg.adam_eps, fused=True)
         self._batch_loss: MaybeCompiled | None = None  # made on first use (``batch_loss``)
+        self._acting_fns: dict | None = None  # compiled acting functions, made on first use (``_acting``)
         self.buf = Rollout.empty(self.T, cfg.num_envs, spec.n_agents, spec.obs_dim, spec.n_actions,
                                  2 * spec.n_agents, cfg.hidden_size, spec.state_dim if self.uses_state else 0)
         self.env_steps = 0
@@ -131,13 +132,25 @@ class OnPolicyLearner:
         return choice
 
     @property
+    def compiles(self) -> bool:
+        """Whether the minibatch loss and acting are compiled (``compile``; auto compiles where the run computes in
+        bfloat16): read where they are made, so that a resumed run's own precision decides."""
+        mode = self.cfg.compile
+        return mode == "always" or (mode == "auto" and self.precision.precision == "bfloat16")
+
+    @property
     def batch_loss(self) -> MaybeCompiled:
-        """``ppo_loss``, compiled or eager (``compile``; auto compiles where the run computes in bfloat16). Made on
-        first use, so that a resumed run's own precision decides."""
+        """``ppo_loss``, compiled or eager (``compiles``). Made on first use."""
         if self._batch_loss is None:
-            mode, bf16 = self.cfg.compile, self.precision.precision == "bfloat16"
-            self._batch_loss = MaybeCompiled(ppo_loss, mode == "always" or (mode == "auto" and bf16))
+            self._batch_loss = MaybeCompiled(ppo_loss, self.compiles)
         return self._batch_loss
+
+    def _acting(self):
+        """The policy's acting context (weights folded once), with its acting functions compiled where the run
+        compiles (made on first use; kept, as compiled code is kept, for every later rollout and evaluation)."""
+        if self.compiles and self._acting_fns is None:
+            self._acting_fns = self.net.acting_functions(lambda fn: MaybeCompiled(fn, True))
+        return self.net.acting(self._acting_fns if self.compiles else None)
 
     def autocast(self):
         """The precision context of acting and learning (the trainer enters it)."""
@@ -150,7 +163,7 @@ class OnPolicyLearner:
     def collect(self) -> dict:
         """COLLECT ROLLOUT: T steps of N envs with sampled actions (acting on one torch thread: ``torch_threads``;
         the policy's weights folded once for the whole rollout: ``acting``)."""
-        with torch_threads(1), self.net.acting():
+        with torch_threads(1), self._acting():
             return self._collect()
 
     def _collect(self) -> dict:
@@ -274,7 +287,7 @@ class OnPolicyLearner:
         return {k: sum(row[i] for row in rows) / len(rows) for i, k in enumerate(PPO_STATS)}
 
     def evaluate(self) -> dict:
-        with torch_threads(1), self.net.acting():
+        with torch_threads(1), self._acting():
             return evaluate_greedy(self.eval_env, self.greedy_act, self.net.initial_hidden(self.cfg.eval_episodes))
 
     # ---------------------------------------------------------------- checkpoints
@@ -303,4 +316,4 @@ class OnPolicyLearner:
         self.episode_start, self.env_steps = state["episode_start"], state["env_steps"]
         if "precision" in state:  # a resumed run computes as it started, whatever a probe would say now
             self.precision = Choice(**state["precision"])
-            self._batch_loss = None  # and compiles (or not) as its own precision says
+            self._batch_loss = self._acting_fns = None  # and compiles (or not) as its own precision says

@@ -148,9 +148,11 @@ class OnPolicyLearner:
     def _acting(self):
         """The policy's acting context (weights folded once), with its acting functions compiled where the run
         compiles (made on first use; kept, as compiled code is kept, for every later rollout and evaluation)."""
-        if self.compiles and self._acting_fns is None:
+        if not self.compiles:
+            return self.net.acting(None)
+        if self._acting_fns is None:
             self._acting_fns = self.net.acting_functions(lambda fn: MaybeCompiled(fn, True))
-        return self.net.acting(self._acting_fns if self.compiles else None)
+        return self.net.acting(self._acting_fns)
 
     def autocast(self):
         """The precision context of acting and learning (the trainer enters it)."""

@@ -51,9 +51,10 @@ class PPOConfig:
         "of the run's own training pass finds it >= 1.1x faster, else float32 (algorithms/common/precision.py); the "
         "choice is recorded in the run's config.yaml")
     compile: Literal["auto", "always", "never"] = _f(
-        "auto", "torch.compile the minibatch loss (forward and backward fused) and acting (sampling, greedy, value); eager where compiling fails, e.g. "
-        "without a C++ compiler). auto: only where the run computes in bfloat16, the case where it measured faster "
-        "(README: Throughput, precision and compilation); costs a one-off compile per network shape")
+        "auto", "torch.compile the minibatch loss (forward and backward fused) and acting (sampling, greedy, "
+        "value); eager where compiling fails (e.g. without a C++ compiler). auto: only where the run computes in "
+        "bfloat16, the case where it measured faster (README: Throughput, precision and compilation); costs a one-off "
+        "compile per network shape")
 
     def validate(self) -> None:
         positive = ["total_env_steps", "num_envs", "rollout_length", "chunk_length", "num_minibatches", "ppo_epochs",

@@ -109,6 +109,11 @@ LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
     Learner("imitation_ctde", "algorithms.imitation_ctde", "algorithms.configs.imitation_ctde", "ImitationCTDEConfig",
             "AdversarialImitationCTDE", ("ippo", "mappo", "imitation"), "CTDE",
             "adversarial imitation (MAPPO generator)", table_rows=IMITATION_ROWS),
+    # CESMA's expert (Lin et al.): one controller over the joint observation, one action head per agent
+    Learner("central_ppo", "algorithms.central_ppo", "algorithms.configs.central_ppo", "CentralPPOConfig",
+            "CentralPPO", ("ippo", "central_ppo"), "centralized", "centralized PPO", expert=True,
+            table_rows=(("ppo_epochs", "PPO epochs"), ("clip", "PPO clip"), ("hidden_size", "hidden width"),
+                        ("total_env_steps", "env steps"))),
 ]}
 
 _MAGAIL = {"reward": "gail", "gail_input": "obs_action", "gail_reward_transform": "two_sigmoid_minus_one",
@@ -134,6 +139,8 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
     Arm("magail_cent_mappo", "imitation_ctde", "MAGAIL cent. on MAPPO",
         {**_MAGAIL, "gail_discriminator": "joint"}, consumes="demos", joint_demos=True,
         training="joint discriminator"),
+    # CESMA's expert
+    Arm("central_ppo", "central_ppo", "centralized PPO"),
 ]}
 
 

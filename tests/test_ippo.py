@@ -200,15 +200,15 @@ def test_cli_exits_143_on_sigterm(tmp_path):
 
 
 @pytest.mark.parametrize("groups", [1, 2])
-@pytest.mark.parametrize("learner", ["ippo", "mappo"])
+@pytest.mark.parametrize("learner", ["ippo", "mappo", "central_ppo"])
 def test_grouped_collection_stores_what_the_envs_and_the_policy_did(groups, learner):
     """Stepping the envs in groups (acting on one group while the other steps) stores every step where it belongs:
     replaying the stored actions in fresh, ungrouped envs gives the stored observations, rewards and dones; the
     stored log-probs, values and next hidden states are the policy's at the stored inputs."""
     import envs
-    from algorithms.mappo import MAPPO, MAPPOConfig
+    from algorithms import registry
 
-    cls, cfg_cls = (IPPO, IPPOConfig) if learner == "ippo" else (MAPPO, MAPPOConfig)
+    cls, cfg_cls = registry.learner(learner).learner_cls, registry.learner(learner).config_cls
     algo = cls(resolve(cfg_cls, {**SMALL, "collect_groups": groups, "num_envs": 8}))
     assert algo.env.groups == groups
     with algo.autocast():

@@ -150,13 +150,13 @@ def test_workflow_on_slurm_cancel_and_resume(cluster, workdir, report):
     # every job ran under Slurm: each submission has a Slurm id that squeue reports COMPLETED (the cancelled one
     # CANCELLED), and each training run's log names the Slurm job it ran in
     ids = submitted_ids(out1) + submitted_ids(out2)
-    # the 4 runs (their aggregate waits for the cancelled one); then it, the aggregate and the figure
-    assert len(submitted_ids(out1)) == 4 and len(submitted_ids(out2)) == 3, (out1, out2)
+    # the 6 runs (3 arms x 2 seeds; their aggregate waits for the cancelled one); then it, the aggregate and the figure
+    assert len(submitted_ids(out1)) == 6 and len(submitted_ids(out2)) == 3, (out1, out2)
     jobs = slurm_jobs(env)
     assert {jobs[i]["state"] for i in ids if i != victim_id} == {"COMPLETED"}
     assert jobs[victim_id]["state"] == "CANCELLED"
     runs = sorted((results / "arms" / "mpe" / "spread_3").glob("*/none/seed*"))
-    assert len(runs) == 4
+    assert len(runs) == 6
     for run in runs:
         named = {int(x) for x in re.findall(r"Slurm job (\d+)", (run / "train.log").read_text())}
         assert named and named <= set(ids), run

@@ -48,7 +48,7 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     # the default target (the README's main command): every figure and table of the paper; experts ->
     # demonstrations -> arms -> rliable -> figures
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"all": 1, "train_expert": 5, "sample_demonstrations": 11, "train_arm": 58,
+    assert plan == {"all": 1, "train_expert": 5, "sample_demonstrations": 11, "train_arm": 60,
                     "aggregate_experiment": 10, "aggregate_across_tasks": 1, "results_table": 1,
                     "hyperparameter_tables": 1, "results_table_page": 1,
                     "hyperparameters_table_page": 1, "software_versions": 1, "plot_ablation": 1,
@@ -90,11 +90,12 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert list(generator.index) == ["magail_cent", "magail_cent_mappo"]
     assert generator.loc["magail_cent_mappo", "execution"] == "CTDE; joint discriminator"
     spread = pd.read_csv(experiments / "mpe_spread" / "mpe" / "spread_3" / "summary.csv")
-    assert list(spread.arm) == ["ippo", "mappo"] and (spread.metric == "test_return").all()
+    assert list(spread.arm) == ["ippo", "mappo", "central_ppo"] and (spread.metric == "test_return").all()
+    assert spread.set_index("arm").loc["central_ppo", "execution"] == "centralized"
     scores = pd.read_csv(experiments / "mpe_spread" / "mpe" / "spread_3" / "scores.csv")
     bounds = quick_config()["scores"]["tasks"]["mpe/spread_3"]
     expected = (scores.raw_score - bounds["random"]) / (bounds["reference"] - bounds["random"])
-    assert np.allclose(scores.score, expected) and len(results[results.task == "mpe/spread_3"]) == 2
+    assert np.allclose(scores.score, expected) and len(results[results.task == "mpe/spread_3"]) == 3
     assert "Nothing to be done" in snakemake(workdir, "-n")
     # the report: every figure and table of the run with its caption from the config, in one offline HTML file
     snakemake(workdir, "--report", "results/quick/report.html")

@@ -313,10 +313,12 @@ class IndependentActorCritic(CategoricalPolicy, nn.Module):
         return self._heads(feats, avail)
 
 
-def clip_grad_norm_per_agent(model: IndependentActorCritic, max_norm: float) -> torch.Tensor:
-    """Clip each agent's actor and each agent's critic to ``max_norm`` separately (what K independent learners with
-    their own ``clip_grad_norm_`` would do). Returns the 2K pre-clip norms (actors first, then critics)."""
-    K = model.n_agents
+def clip_grad_norm_per_agent(model: nn.Module, max_norm: float) -> torch.Tensor:
+    """Clip each actor and each critic to ``max_norm`` separately (for IPPO what K independent learners with their own
+    ``clip_grad_norm_`` would do), for a model of K = ``trunk.n_inputs`` actor-critic pairs: a ``trunk`` of 2K nets
+    (actors first), an ``actor_head`` and a ``critic_head`` of K nets each. Returns the 2K pre-clip norms (actors
+    first, then critics)."""
+    K = model.trunk.n_inputs
     sq = torch.zeros(2 * K)
     groups = []  # (grad, net index of each leading slice)
     for name, p in model.named_parameters():
@@ -335,6 +337,73 @@ def clip_grad_norm_per_agent(model: IndependentActorCritic, max_norm: float) -> 
     for grad, idx in groups:
         grad.mul_(scale[idx].view(-1, *([1] * (grad.dim() - 1))))
     return norms
+
+
+class CentralizedActorCritic(CategoricalPolicy, nn.Module):
+    """A centralized controller (CESMA's expert, Lin et al.): one actor and one critic, each a recurrent trunk (IPPO's:
+    LayerNorm -> MLP x2 -> GRU -> LayerNorm) over the joint observation, the concatenation of every agent's
+    observation and one-hot last action. The actor has one action head per agent, so the joint policy factorises
+    into per-agent distributions given the joint observation; the critic gives each agent's value (the team reward is
+    every agent's, so the heads learn the same return where the agents live). It acts centralized: no agent can run
+    it alone. Hidden states [2, B, H] (actor, critic)."""
+
+    def __init__(self, n_agents: int, obs_dim: int, n_actions: int, hidden: int = 64, actor_gain: float = 0.01):
+        super().__init__()
+        self.n_agents, self.n_actions, self.hidden = n_agents, n_actions, hidden
+        self.input_dim = n_agents * (obs_dim + n_actions)
+        self.trunk = RecurrentTrunk(1, 2, self.input_dim, hidden)  # net 0: actor, net 1: critic
+        self.actor_head = StackedLinear(1, hidden, n_agents * n_actions, gain=actor_gain)
+        self.critic_head = StackedLinear(1, hidden, n_agents, gain=1.0)
+
+    def initial_hidden(self, batch: int) -> torch.Tensor:
+        return torch.zeros(2, batch, self.hidden)
+
+    def inputs(self, obs: torch.Tensor, last_action: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
+        """obs [..., K, O] and last_action [..., K] (-1 = none) -> the normalised joint input [1, ..., K (O + A)]
+        (agent by agent). ``state`` is not used: the joint observation is the controller's input."""
+        onehot = F.one_hot((last_action + 1).long(), self.n_actions + 1)[..., 1:].to(obs.dtype)
+        x = torch.cat([obs, onehot], -1).flatten(-2).unsqueeze(0).contiguous()
+        return self.trunk.normalize_input(x)
+
+    def _head_weights(self):
+        norm = self.trunk.out_norm  # heads in float32, out_norm's affine folded in (as IndependentActorCritic's)
+        with torch.autocast("cpu", enabled=False):
+            return (norm.fold_into(self.actor_head.weight, self.actor_head.bias, slice(0, 1)),
+                    norm.fold_into(self.critic_head.weight, self.critic_head.bias, slice(1, 2)))
+
+    def acting_weights(self):
+        return _as_autocast(self.trunk.fold()), self._head_weights()
+
+    def _heads(self, feats: torch.Tensor, avail: torch.Tensor, head_weights=None):
+        lead = feats.shape[1:-1]
+        a, c = (f.reshape(1, -1, self.hidden) for f in feats.split(1))
+        (w_a, b_a), (w_c, b_c) = head_weights if head_weights is not None else self._head_weights()
+        with torch.autocast("cpu", enabled=False):
+            logits = torch.baddbmm(b_a, a.float(), w_a).reshape(*lead, self.n_agents, self.n_actions)
+            value = torch.baddbmm(b_c, c.float(), w_c).reshape(*lead, self.n_agents)
+        return logits.masked_fill(~avail, -1e10), value
+
+    def step_with(self, ready, obs, last_action, avail, h, state=None):
+        """Acting: obs [B, K, O], last_action [B, K], avail [B, K, A], h [2, B, H] -> logits [B,K,A], value [B,K], h."""
+        trunk_weights, head_weights = ready if ready is not None else (None, None)
+        feats, h = self.trunk.step(self.inputs(obs, last_action), h, trunk_weights)
+        logits, value = self._heads(feats, avail, head_weights)
+        return logits, value, h
+
+    def sequence(self, inputs, avail, h0, reset):
+        """Training: inputs [1, L, B, in] (from ``inputs``), avail [L, B, K, A], h0 [2, B, H], reset [L, B]
+        -> logits [L, B, K, A], value [L, B, K]."""
+        return self._heads(self.trunk.sequence(inputs, h0, reset), avail)
+
+    @staticmethod
+    def reduce_agents(per_agent_loss: torch.Tensor) -> torch.Tensor:
+        return per_agent_loss.mean()  # one network: the mean over its heads, as MAPPO's over its shared actor's rows
+
+    def clip_grad_norm(self, max_norm: float) -> torch.Tensor:
+        return clip_grad_norm_per_agent(self, max_norm)  # the actor and the critic, each to max_norm
+
+    def value_targets(self, returns, old_values, mask):
+        return returns, old_values  # not normalised, as IPPO's
 
 
 class ValueNorm(nn.Module):

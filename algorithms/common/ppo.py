@@ -90,7 +90,8 @@ class OnPolicyLearner:
         self._batch_loss: MaybeCompiled | None = None  # made on first use (``batch_loss``)
         self._acting_fns: dict | None = None  # compiled acting functions, made on first use (``_acting``)
         self.buf = Rollout.empty(self.T, cfg.num_envs, spec.n_agents, spec.obs_dim, spec.n_actions,
-                                 2 * spec.n_agents, cfg.hidden_size, spec.state_dim if self.uses_state else 0)
+                                 self.net.initial_hidden(1).shape[0], cfg.hidden_size,
+                                 spec.state_dim if self.uses_state else 0)
         self.env_steps = 0
         self._start_episodes()
 

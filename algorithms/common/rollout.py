@@ -20,7 +20,7 @@ class Rollout:
     dones: torch.Tensor  # [T, N] bool, the episode ended with step t
     starts: torch.Tensor  # [T, N] bool, obs_t is the first of an episode (hidden state is zeroed before it)
     valid: torch.Tensor  # [T, N] bool, step belongs to the update (False after the one episode in "episodes" mode)
-    hidden: torch.Tensor  # [T, 2K, N, H] recurrent state fed into step t
+    hidden: torch.Tensor  # [T, G, N, H] recurrent state fed into step t (G nets: the policy's initial_hidden)
 
     @classmethod
     def empty(cls, T: int, N: int, K: int, obs_dim: int, n_actions: int, n_nets: int, hidden: int,

@@ -112,8 +112,9 @@ MpiDefault=none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
-# squeue reports finished jobs for MinJobAge seconds: Snakemake's squeue status check needs >= 120
-MinJobAge=300
+# squeue reports finished jobs for MinJobAge seconds: Snakemake's squeue status check needs >= 120, and the
+# tests read every job's final state after the whole workflow ran (minutes on a slow machine), so keep them an hour
+MinJobAge=3600
 KillWait=30
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP

@@ -41,20 +41,22 @@ def write_config(workdir, quick: dict) -> None:
 
 
 FIGURES = ["ablation", "ablation_summary", "main_results", "gail_reward", "bc_pretraining", "demo_quality",
-           "state_action", "aggregate", "magail", "magail_generator", "mpe_spread"]
+           "state_action", "aggregate", "magail", "magail_generator", "mpe_spread", "cesma_decentralization",
+           "cesma_buffer"]
 
 
 def test_dry_run_full_run_and_rerun_triggers(workdir):
     # the default target (the README's main command): every figure and table of the paper; experts ->
     # demonstrations -> arms -> rliable -> figures
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"all": 1, "train_expert": 5, "sample_demonstrations": 11, "train_arm": 60,
-                    "aggregate_experiment": 10, "aggregate_across_tasks": 1, "results_table": 1,
+    assert plan == {"all": 1, "train_expert": 6, "sample_demonstrations": 11, "train_arm": 64,
+                    "aggregate_experiment": 12, "aggregate_across_tasks": 1, "results_table": 1,
                     "hyperparameter_tables": 1, "results_table_page": 1,
                     "hyperparameters_table_page": 1, "software_versions": 1, "plot_ablation": 1,
                     "plot_main_results": 1, "plot_gail_reward": 1,
                     "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1,
-                    "plot_magail": 1, "plot_magail_generator": 1, "plot_mpe_spread": 1}
+                    "plot_magail": 1, "plot_magail_generator": 1, "plot_mpe_spread": 1,
+                    "plot_cesma_decentralization": 1, "plot_cesma_buffer": 1}
     snakemake(workdir)
     for fig in FIGURES:
         assert (workdir / "figures" / "quick" / f"{fig}.pdf").read_bytes()[:4] == b"%PDF", fig
@@ -95,7 +97,20 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     scores = pd.read_csv(experiments / "mpe_spread" / "mpe" / "spread_3" / "scores.csv")
     bounds = quick_config()["scores"]["tasks"]["mpe/spread_3"]
     expected = (scores.raw_score - bounds["random"]) / (bounds["reference"] - bounds["random"])
-    assert np.allclose(scores.score, expected) and len(results[results.task == "mpe/spread_3"]) == 3
+    assert np.allclose(scores.score, expected) and len(results[results.task == "mpe/spread_3"]) == 5
+    # CESMA: its learners act decentralized on a centralized expert's labels, the expert's checkpoint their input
+    cesma = pd.read_csv(experiments / "cesma_buffer" / "mpe" / "spread_3" / "summary.csv").set_index("arm")
+    assert list(cesma.index) == ["cesma", "cesma_per_agent_buffer"] and (cesma.runs == 2).all()
+    assert (cesma.execution == "decentralized; centralized expert's labels").all()
+    assert (cesma.demo == "expert-central_ppo-2048").all()
+    # the expert's greedy score (its level in the figure): the same for both arms it teaches, none for IPPO
+    assert np.isfinite(cesma.expert_score).all() and cesma.expert_raw_score.nunique() == 1
+    decentralization = pd.read_csv(experiments / "cesma_decentralization" / "mpe" / "spread_3" / "summary.csv")
+    assert decentralization.set_index("arm").expert_score.isna().loc[["ippo", "mappo", "central_ppo"]].all()
+    run = yaml.safe_load((out / "arms/mpe/spread_3/cesma_per_agent_buffer/expert-central_ppo-2048/seed1/config.yaml")
+                         .read_text())
+    assert run["config"]["buffer"] == "per_agent" and run["expert"]["algorithm"] == "central_ppo"
+    assert run["config"]["expert"].endswith("experts/central_ppo/mpe/spread_3/seed100/checkpoints/step_2048.pt")
     assert "Nothing to be done" in snakemake(workdir, "-n")
     # the report: every figure and table of the run with its caption from the config, in one offline HTML file
     snakemake(workdir, "--report", "results/quick/report.html")

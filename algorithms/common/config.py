@@ -156,6 +156,17 @@ def check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def checked_task_spec(task: str):
+    """The spec of the config's ``task``; an unknown task (or a backend that is not installed) is a ConfigError that
+    names it and the known tasks."""
+    import envs  # torch-free, like the configs
+
+    try:
+        return envs.task_spec(task)
+    except (ValueError, ImportError) as exc:
+        raise ConfigError(f"task: {exc}") from None
+
+
 def config_help(cls) -> str:
     lines = []
     for f in dataclasses.fields(cls):

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import envs
-from algorithms.common.config import ConfigError, _f, check
+from algorithms.common.config import _f, check, checked_task_spec
 
 
 @dataclass(frozen=True)
@@ -71,10 +70,7 @@ class PPOConfig:
               f"collect_groups {self.collect_groups} must divide num_envs {self.num_envs} (1 turns the overlap off)")
         check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
         check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
-        try:
-            spec = envs.task_spec(self.task)
-        except (ValueError, ImportError) as exc:
-            raise ConfigError(f"task: {exc}") from None
+        spec = checked_task_spec(self.task)
         T = self.rollout_steps(spec.episode_limit)
         source = f"the episode limit of {self.task}" if self.rollout_mode == "episodes" else "rollout_length"
         check(T % self.chunk_length == 0, f"chunk_length {self.chunk_length} must divide the rollout length {T} ({source})")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import envs
-from algorithms.common.config import ConfigError, _f, check
+from algorithms.common.config import _f, check, checked_task_spec
 
 
 @dataclass(frozen=True)
@@ -56,10 +55,7 @@ class QMIXConfig:
               f"batch_episodes {self.batch_episodes} exceeds buffer_episodes {self.buffer_episodes}")
         check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
         check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
-        try:
-            envs.task_spec(self.task)
-        except (ValueError, ImportError) as exc:
-            raise ConfigError(f"task: {exc}") from None
+        checked_task_spec(self.task)
 
 
 def replay_buffer_nbytes(capacity: int, T: int, K: int, obs_dim: int, state_dim: int, n_actions: int) -> int:

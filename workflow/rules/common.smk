@@ -270,9 +270,9 @@ def score_args(tasks: list[str]) -> str:
 def check_experiments() -> None:
     """Resolve every run's config at parse time, so a bad value fails before any job starts."""
     for expert in config["experts"]:
-        if expert not in EXPERT_NAMES or expert not in config["demos"]["sampling"]:
+        if expert not in EXPERT_NAMES:
             raise ValueError(f"experts.{expert}: an expert must be one of the registered expert learners "
-                             f"({', '.join(EXPERT_NAMES)}) and have a demos.sampling block")
+                             f"({', '.join(EXPERT_NAMES)})")
     for expert in config["demos"]["sampling"]:
         if expert not in config["experts"]:
             raise ValueError(f"demos.sampling.{expert}: no expert block experts.{expert}")
@@ -284,6 +284,9 @@ def check_experiments() -> None:
                 parsed = parse_input(inp)
                 if parsed[0] != "none":
                     expert_hparams(parsed[1], task, config["experts"][parsed[1]]["seeds"][0])
+                if parsed[0] == "demos" and parsed[1] not in config["demos"]["sampling"]:
+                    raise ValueError(f"experiments.{name}: {arm} learns from demonstrations of {parsed[1]}, which "
+                                     f"need a demos.sampling.{parsed[1]} block (how the expert acts while sampled)")
     for arm in config["arms"]["hyperparameters"] or {}:
         try:
             registry.arm(arm)

@@ -79,6 +79,8 @@ def read_runs(run_dirs: list[Path], scores: dict[str, tuple[str, float, float]])
         df = pd.read_csv(run / "metrics.csv")
         if "demonstrations" in meta:
             demo_meta[demo] = meta["demonstrations"]
+        if "greedy" in (meta.get("expert") or {}):  # a run taught by an expert (CESMA) records the expert's score
+            demo_meta[demo] = {"expert_greedy": meta["expert"]["greedy"]}
         execution = registry.ARMS[arm].mode if arm in registry.ARMS else ""
         for i, r in enumerate(df.itertuples()):
             raw = getattr(r, metric)
@@ -182,6 +184,9 @@ def main(argv=None) -> int:
             "poi_ci_high": ci_poi[poi_key][1, 0] if poi_key in ci_poi else np.nan,
             "demo_expert_greedy_win_rate": meta.get("expert_greedy_win_rate", np.nan),
             "demo_sampled_win_rate": meta.get("sampled_win_rate", np.nan),
+            # the expert that taught the arm (CESMA): its greedy score on the task's metric, raw and normalised
+            "expert_raw_score": meta.get("expert_greedy", {}).get(first.metric, np.nan),
+            "expert_score": (meta.get("expert_greedy", {}).get(first.metric, np.nan) - low) / (high - low),
         })
         for j, step in enumerate(scores[label][3]):
             curves.append({"label": label, "eval_index": j, "env_steps": step, "iqm_score": p_curve[label][j],

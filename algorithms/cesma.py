@@ -1,0 +1,363 @@
+"""CESMA (Lin et al., "Decentralized multi-agents by imitation of a centralized controller",
+``../shared/papers/cesma_lin2021_decentralized_imitation.md``): decentralized learners trained by multi-agent DAgger
+(the paper's Alg. 1) on the labels of a centralized expert. No public code exists; this follows Alg. 1 and App. E,
+and ``../shared/reference/cesma_mild2_magail.md`` §1 lists every gap (the config marks the values it fills assumed).
+
+Alg. 1, as run here:
+- **learner-only rollouts**: every agent acts with its own policy on its own observation (beta = 0: no expert action
+  is ever executed; ``beta_start`` > 0 is the classic DAgger mixture, an extension);
+- **labels from the joint observation**: at every step the centralized expert is queried on all agents'
+  observations; a recurrent expert's hidden state runs along the learners' trajectory (reset at episode starts)
+  and its last-action input is the learners' executed actions;
+- **one buffer of joint records** (o_1..o_K, a*_1..a*_K) with alive flags and action masks, oldest first out
+  (``buffer: per_agent``: each learner keeps its own pairs and samples its own batch, App. A.1);
+- **one supervised step every k joint env steps** once the buffer holds ``warmup_records``: every learner takes one
+  Adam step on the cross-entropy between its logits and the expert's labels, on the steps where it is alive
+  (optionally down-weighting one action's labels, App. E.4). With ``num_envs`` parallel envs a joint step of all envs
+  is ``num_envs`` env steps, so ``num_envs / k`` supervised steps follow it.
+
+Learners: K MLPs (own observation -> two ReLU layers -> action logits; App. E: 2x128), stacked weights, nothing shared:
+each learner's loss is normalised by its own count, Adam is elementwise and there is no global-norm clip, so no
+gradient or optimiser statistic crosses agents (tests check it). Execution: decentralized.
+
+    python -m algorithms.cesma --config config/config.yaml --section cesma --run-dir RUN task=mpe/spread_3 \
+        expert=results/experts/central_ppo/mpe/spread_3/seed100/checkpoints/step_300000.pt
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import envs
+from algorithms import registry
+from algorithms.common import trainer
+from algorithms.common.config import ConfigError
+from algorithms.common.cpu import keep_freed_memory, torch_threads
+from algorithms.common.evaluation import evaluate_greedy
+from algorithms.common.networks import StackedLinear
+from algorithms.common.precision import Choice, autocast
+from algorithms.common.runio import env_state_tensors, load_checkpoint, restore_env_state
+from algorithms.configs.cesma import ASSUMED, CESMAConfig, buffer_nbytes, resources  # noqa: F401 (torch-free)
+
+CESMA_STATS = ["ce_loss", "label_accuracy", "agreement", "beta", "buffer_records", "supervised_steps"]
+
+LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
+EXPERT_EVAL_SEED = 2_000_003  # the expert's own greedy episodes: the same for every run that it teaches
+
+
+class DecentralizedMLPPolicy(nn.Module):
+    """K learners, each an MLP from its own observation to its action logits (two ReLU layers), weights stacked
+    (``StackedLinear``: agent k's parameters are slice k of every tensor). Acting interface of the other policies:
+    ``step`` -> (logits over available actions, no value, hidden), with an empty hidden state."""
+
+    def __init__(self, n_agents: int, obs_dim: int, n_actions: int, hidden: int = 128):
+        super().__init__()
+        self.n_agents, self.obs_dim, self.n_actions, self.hidden = n_agents, obs_dim, n_actions, hidden
+        self.layer1 = StackedLinear(n_agents, obs_dim, hidden)
+        self.layer2 = StackedLinear(n_agents, hidden, hidden)
+        self.head = StackedLinear(n_agents, hidden, n_actions, gain=0.01)
+
+    def initial_hidden(self, batch: int) -> torch.Tensor:
+        return torch.zeros(batch, 0)
+
+    def logits(self, obs: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        """obs [..., K, O], avail [..., K, A] -> logits [..., K, A] (unavailable actions at -1e10). Agent k's logits
+        read only obs[..., k, :]."""
+        lead, K = obs.shape[:-2], self.n_agents
+        x = obs.reshape(-1, K, self.obs_dim).transpose(0, 1)  # [K, B, O]
+        x = F.relu(self.layer2(F.relu(self.layer1(x))))
+        out = self.head(x).transpose(0, 1).reshape(*lead, K, self.n_actions)
+        return out.masked_fill(~avail, -1e10)
+
+    def step(self, obs, last_action, avail, h, state=None):
+        return self.logits(obs, avail), None, h
+
+
+class LabelBuffer:
+    """The DAgger dataset: joint records (every agent's observation and expert label at one time step, with alive
+    flags and action masks), the oldest overwritten first. ``sample`` draws the same time steps for every agent
+    (shared buffer) or each agent's own (per-agent buffers: the same records, drawn independently)."""
+
+    FIELDS = ("obs", "label", "alive", "avail")
+
+    def __init__(self, capacity: int, K: int, obs_dim: int, n_actions: int):
+        self.capacity, self.K = capacity, K
+        self.obs = torch.zeros(capacity, K, obs_dim)
+        self.label = torch.zeros(capacity, K, dtype=torch.long)
+        self.alive = torch.zeros(capacity, K, dtype=torch.bool)
+        self.avail = torch.zeros(capacity, K, n_actions, dtype=torch.bool)
+        self.size, self.next = 0, 0
+
+    def insert(self, obs, label, alive, avail) -> None:
+        n = obs.shape[0]
+        idx = (self.next + torch.arange(n)) % self.capacity
+        for name, value in zip(self.FIELDS, (obs, label, alive, avail)):
+            getattr(self, name)[idx] = value
+        self.next = int((self.next + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, n: int, gen: torch.Generator, per_agent: bool) -> dict[str, torch.Tensor]:
+        """n records -> obs [n, K, O], label/alive [n, K], avail [n, K, A]."""
+        if per_agent:
+            rows = torch.randint(self.size, (n, self.K), generator=gen)
+            cols = torch.arange(self.K).expand(n, self.K)
+            return {name: getattr(self, name)[rows, cols] for name in self.FIELDS}
+        rows = torch.randint(self.size, (n,), generator=gen)
+        return {name: getattr(self, name)[rows] for name in self.FIELDS}
+
+    def state_dict(self) -> dict:
+        part = (lambda x: x) if self.size == self.capacity else (lambda x: x[: self.size].clone())
+        return {"size": self.size, "next": self.next, **{name: part(getattr(self, name)) for name in self.FIELDS}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.size, self.next = state["size"], state["next"]
+        for name in self.FIELDS:
+            getattr(self, name)[: self.size] = state[name]
+
+
+def load_centralized_expert(path: str | Path | None, task: str, spec) -> tuple[nn.Module, dict]:
+    """The acting network of a centralized expert's checkpoint, checked against this run's task: a clear error
+    naming both sides for a missing path, another learner's checkpoint, a non-centralized one, another task or
+    other shapes."""
+    centralized = [n for n, entry in registry.LEARNERS.items() if entry.expert and entry.execution == "centralized"]
+    if path is None:
+        raise ConfigError(f"expert: CESMA needs a centralized expert's checkpoint (a run of {', '.join(centralized)} "
+                          f"on {task}); set expert=PATH (the workflow passes it from the run's expert input)")
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"expert: checkpoint {path} does not exist")
+    ckpt = load_checkpoint(path)
+    algorithm = ckpt.get("algorithm")
+    if algorithm not in registry.LEARNERS:
+        raise ConfigError(f"expert: {path} is a checkpoint of {algorithm!r}, not of a registered learner")
+    entry = registry.LEARNERS[algorithm]
+    if algorithm not in centralized:
+        raise ConfigError(f"expert: {path} is a checkpoint of {entry.display} ({entry.execution} execution), but "
+                          f"CESMA's expert must be centralized, one controller over the joint observation: a run of "
+                          f"{', '.join(centralized)}")
+    if ckpt["task"] != task:
+        raise ConfigError(f"expert: {path} was trained on {ckpt['task']}, but this run is on {task}")
+    theirs = {k: ckpt["spec"][k] for k in ("n_agents", "obs_dim", "n_actions")}
+    ours = {k: getattr(spec, k) for k in theirs}
+    if theirs != ours:
+        raise ConfigError(f"expert: {path} acts for {theirs}, but {task} here has {ours}")
+    return entry.load().acting_policy(ckpt).eval(), ckpt
+
+
+class CESMA:
+    """State of one multi-agent DAgger run: the learners and their optimiser, the expert (frozen), the buffer, the
+    envs and the carried episode state (observation, last actions, the expert's hidden state)."""
+
+    name = LEARNER.name
+    update_stats = CESMA_STATS
+
+    def __init__(self, cfg: CESMAConfig):
+        self.cfg = cfg
+        torch.set_num_threads(cfg.torch_threads)
+        keep_freed_memory()
+        self.spec = spec = envs.task_spec(cfg.task)
+        # the expert first: a bad checkpoint fails before any env is built or anything is written
+        self.expert, ckpt = load_centralized_expert(cfg.expert, cfg.task, spec)
+        for p in self.expert.parameters():
+            p.requires_grad_(False)
+        env_opts = {} if cfg.reward_scale is None else {"reward_scale": cfg.reward_scale}
+        self.env = envs.make(cfg.task, num_envs=cfg.num_envs, seed=cfg.seed, **env_opts)
+        self.eval_env = envs.make(cfg.task, num_envs=cfg.eval_episodes, seed=cfg.seed + 1_000_003, **env_opts)
+        self.spec = spec = self.env.spec
+        self.T = spec.episode_limit  # joint steps per collect (the trainer's unit between checks)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        K = spec.n_agents
+        self.policy = DecentralizedMLPPolicy(K, spec.obs_dim, spec.n_actions, cfg.hidden_size)
+        self.opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.buffer = LabelBuffer(min(cfg.capacity, cfg.total_env_steps + cfg.num_envs * self.T), K, spec.obs_dim,
+                                  spec.n_actions)
+        self.precision = Choice("float32", "float32", "CESMA's learners are small MLPs: float32 (no precision key)")
+        self.run_metadata = {
+            "assumed": list(ASSUMED),
+            "expert": {"checkpoint": str(cfg.expert), "algorithm": ckpt["algorithm"],
+                       "trained_env_steps": int(ckpt["env_steps"]), "greedy": self.evaluate_expert(env_opts)},
+            "buffer_bytes": buffer_nbytes(self.buffer.capacity, K, spec.obs_dim, spec.n_actions)}
+        self.env_steps = self.supervised_steps = 0
+        self.credit = 0.0  # supervised steps owed: num_envs / k per joint step of all envs, once warm
+        self.obs = self.env.reset()
+        self.last_action = torch.full((cfg.num_envs, K), -1, dtype=torch.long)
+        self.expert_hidden = self.expert.initial_hidden(cfg.num_envs)
+        self.stats: dict = {}
+
+    def autocast(self):
+        return autocast(self.precision.precision)
+
+    def evaluate_expert(self, env_opts: dict) -> dict:
+        """The expert's greedy test score (the protocol of every evaluation) on ``expert_eval_episodes`` episodes of
+        fixed seeds: the level its learners are measured against."""
+        n = self.cfg.expert_eval_episodes
+        env = envs.make(self.cfg.task, num_envs=n, seed=EXPERT_EVAL_SEED, **env_opts)
+
+        def act(obs, last_action, avail, h):
+            logits, _, h = self.expert.step(obs, last_action, avail, h)
+            return logits.argmax(-1), h
+
+        with torch_threads(1), torch.no_grad():
+            result = evaluate_greedy(env, act, self.expert.initial_hidden(n))
+        env.close()
+        return {**{k: round(v, 4) for k, v in result.items()}, "episodes": n}
+
+    def beta(self) -> float:
+        cfg = self.cfg
+        if cfg.beta_decay_steps == 0:
+            return cfg.beta_start
+        return cfg.beta_start * max(0.0, 1.0 - self.env_steps / cfg.beta_decay_steps)
+
+    @torch.no_grad()
+    def learner_actions(self, obs: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        """The learners' actions [N, K]: a sample of each one's softmax (Gumbel-max, the run's generator) or the
+        argmax, per ``acting``."""
+        logits = self.policy.logits(obs, avail)
+        if self.cfg.acting == "greedy":
+            return logits.argmax(-1)
+        uniform = torch.rand(logits.shape, generator=self.gen)
+        return (logits - torch.log(-torch.log(uniform))).argmax(-1)
+
+    @torch.no_grad()
+    def expert_labels(self, obs: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        """The expert's action for every agent [N, K] from the joint observation (its recurrent state advanced)."""
+        logits, _, self.expert_hidden = self.expert.step(obs, self.last_action, avail, self.expert_hidden)
+        return logits.argmax(-1)
+
+    # ---------------------------------------------------------------- acting and learning (Alg. 1)
+    def collect(self) -> dict:
+        with torch_threads(1):  # the steps are small: one thread, and the JAX env keeps the other core
+            return self._collect()
+
+    def _collect(self) -> dict:
+        cfg, N = self.cfg, self.cfg.num_envs
+        returns, wins, agree, alive_count = [], [], 0, 0
+        acc: dict[str, float] = {}
+        n_steps = 0
+        for _ in range(self.T):
+            o = self.obs
+            obs, avail, alive = (torch.from_numpy(x) for x in (o.obs, o.avail_actions, o.alive))
+            labels = self.expert_labels(obs, avail)
+            actions = self.learner_actions(obs, avail)
+            agree += int(((actions == labels) & alive).sum())
+            alive_count += int(alive.sum())
+            beta = self.beta()
+            if beta > 0:  # classic DAgger mixture (extension): some envs execute the expert's joint action
+                use_expert = torch.rand(N, generator=self.gen) < beta
+                actions = torch.where(use_expert[:, None], labels, actions)
+            self.buffer.insert(obs, labels, alive, avail)
+            r = self.env.step(actions.numpy())
+            done = torch.from_numpy(r.done)
+            returns += r.episode_return[r.done].tolist()
+            wins += r.battle_won[r.done].tolist()
+            self.last_action = actions.masked_fill(done[:, None], -1)
+            # a new episode: the expert's memory starts afresh (centralized experts hold hidden [nets, N, H])
+            self.expert_hidden = self.expert_hidden.masked_fill(done.view(1, N, 1), 0.0)
+            self.obs = r
+            self.env_steps += N
+            if self.buffer.size >= cfg.warmup_records:
+                self.credit += N / cfg.k
+                while self.credit >= 1:
+                    self.credit -= 1
+                    for key, v in self.supervised_step().items():
+                        acc[key] = acc.get(key, 0.0) + v
+                    n_steps += 1
+        if n_steps:
+            self.stats = {key: v / n_steps for key, v in acc.items()}
+        self.stats.update(agreement=agree / max(alive_count, 1), beta=self.beta(), buffer_records=self.buffer.size,
+                          supervised_steps=self.supervised_steps)
+        return {"steps": N * self.T, "returns": returns, "wins": wins}
+
+    def supervised_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sum over learners of each one's weighted cross-entropy on its living steps, normalised by its own weight:
+        learner k's gradient is that of its own loss only. -> (loss, per-learner losses [K])."""
+        cfg = self.cfg
+        logits = self.policy.logits(batch["obs"], batch["avail"])  # [B, K, A]
+        B, K, A = logits.shape
+        ce = F.cross_entropy(logits.reshape(B * K, A), batch["label"].reshape(B * K), reduction="none").view(B, K)
+        weight = batch["alive"].float()
+        if cfg.downweight != 1.0:
+            weight = weight * torch.where(batch["label"] == cfg.downweighted_action, cfg.downweight, 1.0)
+        per_learner = (ce * weight).sum(0) / weight.sum(0).clamp(min=1e-8)
+        return per_learner.sum(), per_learner
+
+    def supervised_step(self) -> dict:
+        cfg = self.cfg
+        with torch_threads(cfg.torch_threads):
+            batch = self.buffer.sample(cfg.batch_records, self.gen, per_agent=cfg.buffer == "per_agent")
+            loss, _ = self.supervised_loss(batch)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+        self.supervised_steps += 1
+        with torch.no_grad():
+            pred = self.policy.logits(batch["obs"], batch["avail"]).argmax(-1)
+            alive = batch["alive"]
+            accuracy = float(((pred == batch["label"]) & alive).sum() / alive.sum().clamp(min=1))
+        return {"ce_loss": float(loss.detach()) / self.spec.n_agents, "label_accuracy": accuracy}
+
+    def update(self) -> dict:
+        """The supervised steps ran inside ``collect`` (one every k env steps, Alg. 1): their mean statistics."""
+        return {key: self.stats.get(key, math.nan) for key in CESMA_STATS}
+
+    def greedy_act(self, obs, last_action, avail, h):
+        return self.policy.logits(obs, avail).argmax(-1), h
+
+    def evaluate(self) -> dict:
+        with torch_threads(1), torch.no_grad():
+            return evaluate_greedy(self.eval_env, self.greedy_act, self.policy.initial_hidden(self.cfg.eval_episodes))
+
+    # ---------------------------------------------------------------- checkpoints
+    def model_state(self) -> dict:
+        return {"algorithm": self.name, "model": self.policy.state_dict(), "env_steps": self.env_steps,
+                "task": self.cfg.task, "spec": dataclasses.asdict(self.spec), "config": dataclasses.asdict(self.cfg)}
+
+    def training_state(self) -> dict:
+        o = self.obs
+        return {**self.model_state(), "optimizer": self.opt.state_dict(), "generator": self.gen.get_state(),
+                "env": env_state_tensors(self.env), "eval_env": env_state_tensors(self.eval_env),
+                "obs": [torch.from_numpy(np.array(x)) for x in (o.obs, o.state, o.avail_actions, o.alive)],
+                "last_action": self.last_action, "expert_hidden": self.expert_hidden,
+                "buffer": self.buffer.state_dict(),
+                "supervised_steps": self.supervised_steps, "credit": self.credit, "stats": self.stats}
+
+    def load_training_state(self, state: dict) -> None:
+        self.policy.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.gen.set_state(state["generator"])
+        restore_env_state(self.env, state["env"])
+        restore_env_state(self.eval_env, state["eval_env"])
+        self.obs = envs.Observation(*(x.numpy() for x in state["obs"]))
+        self.last_action, self.expert_hidden = state["last_action"], state["expert_hidden"]
+        self.buffer.load_state_dict(state["buffer"])
+        self.env_steps, self.supervised_steps = state["env_steps"], state["supervised_steps"]
+        self.credit, self.stats = state["credit"], state["stats"]
+
+
+def acting_policy(ckpt: dict) -> DecentralizedMLPPolicy:
+    """The acting network of a checkpoint of this learner: the K decentralized MLPs."""
+    spec, cfg = ckpt["spec"], ckpt["config"]
+    net = DecentralizedMLPPolicy(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"])
+    net.load_state_dict(ckpt["model"])
+    return net
+
+
+def train(cfg: CESMAConfig, run_dir, progress: bool = True, restart_if_changed: bool = False,
+          arm: str | None = None) -> list[dict]:
+    return trainer.train(cfg, run_dir, progress, restart_if_changed, CESMA, arm=arm)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return trainer.main(argv, LEARNER.name, __doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

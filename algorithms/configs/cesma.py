@@ -1,0 +1,89 @@
+"""CESMA's multi-agent DAgger config (``algorithms/cesma.py``) and its resource estimate. Torch-free (see
+``algorithms/configs/__init__.py``). Values from Lin et al. App. E (cooperative navigation, 3 agents: 2x128 MLP
+learners, batch 32, Adam 1e-3, k = 1); every value the paper does not give is marked assumed."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from algorithms.common.config import _f, check, checked_task_spec
+
+# Config keys whose values no source gives (the run's config.yaml lists them under ``assumed``).
+ASSUMED = ("num_envs", "capacity", "warmup_records", "acting", "expert_labels")
+
+
+@dataclass(frozen=True)
+class CESMAConfig:
+    task: str = _f("mpe/spread_3", "task name, e.g. mpe/spread_3")
+    seed: int = _f(0, "seeds torch (init, acting, batch sampling) and the envs")
+    total_env_steps: int = _f(300_000, "decentralization budget in joint env steps (the expert's own training steps "
+                                       "are not counted here: they are its run's)")
+    reward_scale: float | None = _f(None, "team-reward multiplier; null = backend default (SMAX 10 = SMAC scale)")
+    expert: str | None = _f(None, "the centralized expert's checkpoint (.pt of a centralized learner, e.g. "
+                                  "central_ppo, of this task); the workflow fills it from the run's typed input")
+    num_envs: int = _f(8, "assumed: parallel envs the learners act in (the paper: one)")
+    hidden_size: int = _f(128, "width of each learner's two hidden layers (App. E: 2x128 on cooperative navigation)")
+    lr: float = _f(1e-3, "Adam learning rate of every learner (App. E)")
+    weight_decay: float = _f(0.0, "Adam weight decay (App. E: 1e-4 on SMAC, none given on MPE)")
+    batch_records: int = _f(32, "joint records per supervised step (App. E: 32)")
+    k: int = _f(1, "one supervised step every k joint env steps once the buffer holds warmup_records (Alg. 1; the "
+                   "paper: 1 on MPE, 20 on SMAC)")
+    capacity: int = _f(1_000_000, "assumed: buffer capacity in joint records; the oldest are overwritten first")
+    warmup_records: int = _f(1000, "assumed: records the buffer holds before the first supervised step ('sufficiently "
+                                   "large'); at least batch_records")
+    buffer: Literal["shared", "per_agent"] = _f(
+        "shared", "shared: one buffer of joint records, every learner trains on the same sampled time steps (Alg. 1); "
+        "per_agent: each learner holds its own (o_i, a*_i) pairs and draws its batch independently (App. A.1)")
+    acting: Literal["sample", "greedy"] = _f(
+        "sample", "assumed on MPE: how learners act while collecting: sample their softmax policy, or take the argmax "
+        "(the paper's SMAC learners act greedily)")
+    expert_labels: Literal["greedy"] = _f("greedy", "assumed: the expert's label is the argmax of its joint policy's "
+                                                    "head for each agent (the paper's DDPG experts are deterministic)")
+    beta_start: float = _f(0.0, "classic DAgger mixture (an extension; the paper's Alg. 1 is 0): probability that a "
+                                "step executes the expert's joint action instead of the learners'")
+    beta_decay_steps: int = _f(0, "env steps over which beta falls linearly from beta_start to 0 (0: beta stays at "
+                                  "beta_start)")
+    downweighted_action: int = _f(0, "the action whose expert labels weigh `downweight` in the cross-entropy (MPE's "
+                                     "0 is do-nothing)")
+    downweight: float = _f(1.0, "weight of labels equal to downweighted_action (1 = plain CE; App. E.4 up-weights "
+                                "the other actions for experts that mostly do nothing, e.g. 0.2)")
+    eval_interval: int = _f(10_000, "env steps between greedy evaluations (one also at step 0)")
+    eval_episodes: int = _f(32, "greedy test episodes per evaluation")
+    expert_eval_episodes: int = _f(128, "greedy test episodes of the expert, once per run, on fixed seeds (the same "
+                                        "for every run of one expert: its level in figures and tables)")
+    checkpoint_interval: int = _f(100_000, "env steps between kept model snapshots")
+    torch_threads: int = _f(1, "torch intra-op threads (1: a supervised step on 32 records is too small to split)")
+
+    def validate(self) -> None:
+        for name in ["total_env_steps", "num_envs", "hidden_size", "batch_records", "k", "capacity",
+                     "warmup_records", "eval_interval", "eval_episodes", "expert_eval_episodes", "checkpoint_interval",
+                     "torch_threads"]:
+            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        check(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        check(self.downweight > 0, f"downweight must be > 0, got {self.downweight}")
+        check(0 <= self.beta_start <= 1, f"beta_start must be in [0, 1], got {self.beta_start}")
+        check(self.beta_decay_steps >= 0, f"beta_decay_steps must be >= 0, got {self.beta_decay_steps}")
+        check(self.batch_records <= self.warmup_records <= self.capacity,
+              f"need batch_records <= warmup_records <= capacity, got {self.batch_records}, {self.warmup_records}, "
+              f"{self.capacity}")
+        check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
+        check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        spec = checked_task_spec(self.task)
+        check(0 <= self.downweighted_action < spec.n_actions,
+              f"downweighted_action {self.downweighted_action} is not an action of {self.task} "
+              f"(0..{spec.n_actions - 1})")
+
+
+def buffer_nbytes(capacity: int, K: int, obs_dim: int, n_actions: int) -> int:
+    """Bytes of the DAgger buffer (``algorithms.cesma.LabelBuffer``): float32 observations, int64 labels, bool alive
+    flags and action masks."""
+    return capacity * K * (4 * obs_dim + 8 + 1 + n_actions)
+
+
+def resources(hp: dict, spec) -> tuple[int, int]:
+    """(memory MB, runtime minutes) for one run: ~1.5 GB of process plus the buffer (at most the budget's records);
+    wall time at a conservative 500 env steps/s (one supervised step per k env steps)."""
+    records = min(hp["capacity"], hp["total_env_steps"])
+    size = buffer_nbytes(records, spec.n_agents, spec.obs_dim, spec.n_actions)
+    return int(1500 + 2 * size / 2**20), max(30, int(hp["total_env_steps"] / 500 / 60 * 1.5))

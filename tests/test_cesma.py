@@ -1,0 +1,229 @@
+"""CESMA's multi-agent DAgger (Lin et al. Alg. 1): learner-only rollouts, labels from the joint observation (a
+recurrent expert driven along the learners' trajectory), a learner's input is its own observation only, no gradient
+crosses learners, the buffers, exact resume, and bad expert checkpoints refused before training. The learning test
+trains a real centralized expert first."""
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+import envs
+from algorithms import registry
+from algorithms.cesma import CESMA, CESMAConfig, DecentralizedMLPPolicy, LabelBuffer, train
+from algorithms.central_ppo import CentralPPOConfig, train as train_central
+from algorithms.common.config import ConfigError, resolve
+from algorithms.common.networks import CentralizedActorCritic, IndependentActorCritic
+from algorithms.common.runio import atomic_torch_save, load_checkpoint
+from run_helpers import train_killed_at_update
+
+TASK = "mpe/spread_3"
+SMALL = dict(task=TASK, total_env_steps=600, eval_interval=200, eval_episodes=4, warmup_records=64,
+             checkpoint_interval=400, torch_threads=1)
+
+
+def write_checkpoint(path, algorithm: str, net, task: str = TASK, spec=None, config=None):
+    spec = spec or dataclasses.asdict(envs.task_spec(task))
+    atomic_torch_save({"algorithm": algorithm, "model": net.state_dict(), "env_steps": 1234, "task": task,
+                       "spec": spec, "config": config or {"hidden_size": net.hidden, "actor_gain": 0.01}}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def expert_path(tmp_path_factory):
+    """A centralized controller with random weights (its labels vary with every agent's observation)."""
+    spec = envs.task_spec(TASK)
+    torch.manual_seed(0)
+    net = CentralizedActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, hidden=32, actor_gain=1.0)
+    return write_checkpoint(tmp_path_factory.mktemp("expert") / "central.pt", "central_ppo", net)
+
+
+def test_a_learner_reads_only_its_own_observation():
+    K, O, A = 3, 6, 5
+    torch.manual_seed(0)
+    net = DecentralizedMLPPolicy(K, O, A, hidden=16)
+    with torch.no_grad():
+        net.head.weight.mul_(100)  # visible logits
+    obs, avail = torch.randn(8, K, O), torch.ones(8, K, A, dtype=torch.bool)
+    base = net.logits(obs, avail)
+    for j in range(K):
+        moved = obs.clone()
+        moved[:, j] += torch.randn(8, O)
+        logits = net.logits(moved, avail)
+        for k in range(K):
+            if k == j:
+                assert not torch.allclose(logits[:, k], base[:, k])
+            else:
+                torch.testing.assert_close(logits[:, k], base[:, k], rtol=0, atol=0)
+
+
+def test_no_gradient_crosses_learners(expert_path):
+    algo = CESMA(resolve(CESMAConfig, {**SMALL, "expert": str(expert_path)}))
+    algo.collect()  # fills the buffer past the warm-up
+    batch = algo.buffer.sample(32, torch.Generator().manual_seed(1), per_agent=False)
+    _, per_learner = algo.supervised_loss(batch)
+    K = algo.spec.n_agents
+    for k in range(K):
+        algo.policy.zero_grad(set_to_none=False)
+        per_learner[k].backward(retain_graph=True)
+        for name, p in algo.policy.named_parameters():
+            others = [i for i in range(K) if i != k]
+            assert p.grad[k].abs().sum() > 0, (name, k)
+            assert p.grad[others].abs().sum() == 0, (name, k)
+    # Adam's statistics are per element, so after a step on learner 0's loss only learner 0 moved
+    before = {n: p.detach().clone() for n, p in algo.policy.named_parameters()}
+    opt = torch.optim.Adam(algo.policy.parameters(), lr=algo.cfg.lr)  # as the run's, fresh
+    algo.policy.zero_grad(set_to_none=True)
+    algo.supervised_loss(batch)[1][0].backward()
+    opt.step()
+    for n, p in algo.policy.named_parameters():
+        assert not torch.equal(p[0], before[n][0]) and torch.equal(p[1:], before[n][1:]), n
+    assert registry.arm("cesma").mode.startswith("decentralized")
+
+
+def test_dagger_executes_only_learner_actions_and_labels_come_from_the_joint_observation(expert_path, monkeypatch):
+    algo = CESMA(resolve(CESMAConfig, {**SMALL, "expert": str(expert_path)}))
+    chosen, executed, labels_seen = [], [], []
+    real_actions, real_step, real_labels = algo.learner_actions, algo.env.step, algo.expert_labels
+
+    def learner_actions(obs, avail):
+        a = real_actions(obs, avail)
+        chosen.append(a.clone())
+        return a
+
+    def expert_labels(obs, avail):
+        a = real_labels(obs, avail)
+        labels_seen.append(a.clone())
+        return a
+
+    def step(actions):
+        executed.append(torch.as_tensor(np.array(actions)))
+        return real_step(actions)
+
+    monkeypatch.setattr(algo, "learner_actions", learner_actions)
+    monkeypatch.setattr(algo, "expert_labels", expert_labels)
+    monkeypatch.setattr(algo.env, "step", step)
+    obs0 = algo.obs
+    algo.collect()
+    chosen, executed, labels_seen = torch.stack(chosen), torch.stack(executed).long(), torch.stack(labels_seen)
+    assert torch.equal(executed, chosen)  # beta = 0: the expert's actions are never executed...
+    assert (labels_seen != executed).float().mean() > 0.2  # ...though they often differ from the learners'
+    # every stored label is the expert's action on that step's joint observation, its GRU driven by the learners'
+    # executed actions along the trajectory (reset at each new episode: MPE episodes are 25 steps)
+    T, N = executed.shape[:2]
+    net = algo.expert
+    h = net.initial_hidden(N)
+    last = torch.full(executed.shape[1:], -1, dtype=torch.long)
+    stored_obs = algo.buffer.obs[: T * N].view(T, N, -1, algo.spec.obs_dim)
+    stored_labels = algo.buffer.label[: T * N].view(T, N, -1)
+    torch.testing.assert_close(stored_obs[0], torch.from_numpy(obs0.obs))
+    for t in range(T):
+        logits, _, h = net.step(stored_obs[t], last, torch.ones(*last.shape, algo.spec.n_actions, dtype=torch.bool), h)
+        assert torch.equal(logits.argmax(-1), stored_labels[t]), t
+        last = executed[t]
+    # another agent's observation changes an agent's label: the expert reads the joint observation
+    moved = stored_obs[0].clone()
+    moved[:, 1] += 1.0
+    h0 = net.initial_hidden(N)
+    none = torch.full(last.shape, -1, dtype=torch.long)
+    avail = torch.ones(*last.shape, algo.spec.n_actions, dtype=torch.bool)
+    a = net.step(stored_obs[0], none, avail, h0)[0][:, 0]
+    b = net.step(moved, none, avail, h0)[0][:, 0]
+    assert not torch.allclose(a, b)
+
+
+def test_beta_mixture_executes_expert_actions(expert_path):
+    algo = CESMA(resolve(CESMAConfig, {**SMALL, "expert": str(expert_path), "beta_start": 1.0}))
+    labels = []
+    real_labels = algo.expert_labels
+    algo.expert_labels = lambda obs, avail: labels.append(real_labels(obs, avail)) or labels[-1]
+    real_step, executed = algo.env.step, []
+    algo.env.step = lambda a: executed.append(torch.as_tensor(np.array(a)).long()) or real_step(a)
+    algo.collect()
+    assert torch.equal(torch.stack(executed), torch.stack(labels))  # beta 1: the expert acts
+
+
+def test_buffers_shared_and_per_agent():
+    buf = LabelBuffer(10, 3, 2, 4)
+    for i in range(3):  # 12 records into 10 places: the oldest two are gone
+        obs = torch.arange(4 * i, 4 * i + 4).float().view(4, 1, 1).expand(4, 3, 2)
+        buf.insert(obs, torch.zeros(4, 3, dtype=torch.long), torch.ones(4, 3, dtype=torch.bool),
+                   torch.ones(4, 3, 4, dtype=torch.bool))
+    assert buf.size == 10 and sorted(buf.obs[:, 0, 0].tolist()) == list(range(2, 12))
+    shared = buf.sample(64, torch.Generator().manual_seed(0), per_agent=False)["obs"][..., 0]
+    assert torch.equal(shared[:, 0], shared[:, 1]) and torch.equal(shared[:, 0], shared[:, 2])
+    own = buf.sample(64, torch.Generator().manual_seed(0), per_agent=True)["obs"][..., 0]
+    assert not torch.equal(own[:, 0], own[:, 1])
+
+
+def test_run_outputs_and_exact_resume(expert_path, tmp_path, monkeypatch):
+    cfg = resolve(CESMAConfig, {**SMALL, "expert": str(expert_path), "buffer": "per_agent"})
+    rows = train(cfg, tmp_path / "a", progress=False)
+    assert [r["env_steps"] for r in rows] == [0, 200, 400, 600]
+    # warm from the 8th joint step of the 8 envs (64 records) on: 8 supervised steps (k = 1) after each of 68 steps
+    assert rows[-1]["supervised_steps"] == 68 * 8 and rows[-1]["buffer_records"] == 600
+    resolved = (tmp_path / "a" / "config.yaml").read_text()
+    assert "arm: cesma_per_agent_buffer" in resolved and "trained_env_steps: 1234" in resolved
+    assert "assumed:\n- num_envs\n- capacity" in resolved
+    final = load_checkpoint(tmp_path / "a" / "final_model.pt")
+    assert final["algorithm"] == "cesma"
+    # the expert's own greedy score, on fixed episodes: the same for another seed of the same expert
+    greedy = yaml.safe_load(resolved)["expert"]["greedy"]
+    assert greedy["episodes"] == 128 and -200 < greedy["test_return"] < 0
+    other = CESMA(resolve(CESMAConfig, {**SMALL, "expert": str(expert_path), "seed": 5}))
+    assert other.run_metadata["expert"]["greedy"] == greedy
+    train_killed_at_update(monkeypatch, CESMA, 2, train, cfg, tmp_path / "b", progress=False)
+    train(cfg, tmp_path / "b", progress=False)
+    drop = ["wall_time", "steps_per_s"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "metrics.csv").drop(columns=drop),
+                                  pd.read_csv(tmp_path / "b" / "metrics.csv").drop(columns=drop))
+    for k, v in final["model"].items():
+        torch.testing.assert_close(load_checkpoint(tmp_path / "b" / "final_model.pt")["model"][k], v)
+
+
+def test_bad_expert_checkpoints_fail_before_training(expert_path, tmp_path):
+    def refused(match, **keys):
+        with pytest.raises(ConfigError, match=match):
+            train(resolve(CESMAConfig, {**SMALL, **keys}), tmp_path / "run", progress=False)
+        assert not (tmp_path / "run").exists()  # nothing written
+
+    refused("needs a centralized expert's checkpoint")
+    refused("does not exist", expert=str(tmp_path / "missing.pt"))
+    spec = envs.task_spec(TASK)
+    ippo = IndependentActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, hidden=8)
+    refused(r"checkpoint of IPPO \(decentralized execution\), but CESMA's expert must be centralized.*: a run of "
+            "central_ppo",
+            expert=str(write_checkpoint(tmp_path / "ippo.pt", "ippo", ippo)))
+    other = envs.task_spec("smax/3m")
+    central = CentralizedActorCritic(other.n_agents, other.obs_dim, other.n_actions, hidden=8)
+    refused("was trained on smax/3m, but this run is on mpe/spread_3",
+            expert=str(write_checkpoint(tmp_path / "smax.pt", "central_ppo", central, task="smax/3m")))
+    four = {**dataclasses.asdict(spec), "n_agents": 4}
+    refused(r"acts for \{'n_agents': 4, 'obs_dim': 18, 'n_actions': 5\}, but mpe/spread_3 here has \{'n_agents': 3",
+            expert=str(write_checkpoint(tmp_path / "four.pt", "central_ppo",
+                                        CentralizedActorCritic(4, spec.obs_dim, spec.n_actions, hidden=8), spec=four)))
+    with pytest.raises(ConfigError, match="downweighted_action 7 is not an action of mpe/spread_3"):
+        resolve(CESMAConfig, {**SMALL, "expert": str(expert_path), "downweighted_action": 7})
+
+
+def test_decentralized_learners_reach_a_trained_expert(tmp_path):
+    """The learning test: a centralized PPO expert trained for 200k steps, then 40k steps of DAgger. The learners'
+    greedy return must come within 15% of the expert-to-random gap of the expert's own greedy return (measured on the
+    same 64 test episodes' seeds), and far above random."""
+    expert_cfg = resolve(CentralPPOConfig, dict(
+        task=TASK, seed=3, total_env_steps=200_000, num_envs=64, rollout_length=64, hidden_size=128,
+        eval_interval=100_000, eval_episodes=64, checkpoint_interval=200_000, torch_threads=2, precision="float32",
+        compile="never"))
+    expert_rows = train_central(expert_cfg, tmp_path / "expert", progress=False)
+    expert_return = expert_rows[-1]["test_return"]
+    rows = train(resolve(CESMAConfig, dict(task=TASK, seed=0, total_env_steps=40_000, eval_interval=20_000,
+                                           eval_episodes=64, expert=str(tmp_path / "expert" / "final_model.pt"))),
+                 tmp_path / "cesma", progress=False)
+    random_return = -52.61  # config/config.yaml scores: a uniformly random policy on mpe/spread_3
+    learner_return = rows[-1]["test_return"]
+    gap = expert_return - random_return
+    assert gap > 6, f"the expert did not learn: {expert_return:.1f}"  # (measured: -40.3, a gap of 12.3)
+    assert learner_return >= expert_return - 0.15 * gap, (learner_return, expert_return, rows[-1])
+    assert rows[-1]["label_accuracy"] > 0.6

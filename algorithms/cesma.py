@@ -14,7 +14,7 @@ Alg. 1, as run here:
 - **one supervised step every k joint env steps** once the buffer holds ``warmup_records``: every learner takes one
   Adam step on the cross-entropy between its logits and the expert's labels, on the steps where it is alive
   (optionally down-weighting one action's labels, App. E.4). With ``num_envs`` parallel envs a joint step of all envs
-  is ``num_envs`` env steps, so ``num_envs / k`` supervised steps follow it.
+  is ``num_envs`` env steps; after it, the supervised steps due, (env steps since the warm-up) // k, are taken.
 
 Learners: K MLPs (own observation -> two ReLU layers -> action logits; App. E: 2x128), stacked weights, nothing shared:
 each learner's loss is normalised by its own count, Adam is elementwise and there is no global-norm clip, so no
@@ -26,6 +26,7 @@ gradient or optimiser statistic crosses agents (tests check it). Execution: dece
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import sys
 from pathlib import Path
@@ -131,10 +132,18 @@ def load_centralized_expert(path: str | Path | None, task: str, spec) -> tuple[n
         raise ConfigError(f"expert: CESMA needs a centralized expert's checkpoint (a run of {', '.join(centralized)} "
                           f"on {task}); set expert=PATH (the workflow passes it from the run's expert input)")
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"expert: checkpoint {path} does not exist")
-    ckpt = load_checkpoint(path)
-    algorithm = ckpt.get("algorithm")
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ConfigError(f"expert: checkpoint {path} {what}; give a run's checkpoints/step_<N>.pt or final_model.pt")
+    try:
+        ckpt = load_checkpoint(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file: say which and why
+        raise ConfigError(f"expert: {path} cannot be read as a checkpoint: {exc}") from None
+    missing = ([] if not isinstance(ckpt, dict) else
+               [k for k in ("algorithm", "model", "task", "spec", "config", "env_steps") if k not in ckpt])
+    if not isinstance(ckpt, dict) or missing:
+        raise ConfigError(f"expert: {path} is not a learner's model checkpoint (missing: {missing or 'everything'})")
+    algorithm = ckpt["algorithm"]
     if algorithm not in registry.LEARNERS:
         raise ConfigError(f"expert: {path} is a checkpoint of {algorithm!r}, not of a registered learner")
     entry = registry.LEARNERS[algorithm]
@@ -148,7 +157,20 @@ def load_centralized_expert(path: str | Path | None, task: str, spec) -> tuple[n
     ours = {k: getattr(spec, k) for k in theirs}
     if theirs != ours:
         raise ConfigError(f"expert: {path} acts for {theirs}, but {task} here has {ours}")
-    return entry.load().acting_policy(ckpt).eval(), ckpt
+    try:
+        net = entry.load().acting_policy(ckpt)
+    except (KeyError, RuntimeError) as exc:
+        raise ConfigError(f"expert: {path} does not load as a {entry.display} network: {exc}") from None
+    return net.eval(), ckpt
+
+
+def model_digest(state: dict) -> str:
+    """A checksum of a model's weights (a resumed run checks that its expert is the one it started with)."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        h.update(name.encode())
+        h.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 class CESMA:
@@ -165,6 +187,7 @@ class CESMA:
         self.spec = spec = envs.task_spec(cfg.task)
         # the expert first: a bad checkpoint fails before any env is built or anything is written
         self.expert, ckpt = load_centralized_expert(cfg.expert, cfg.task, spec)
+        self.expert_digest = model_digest(ckpt["model"])
         for p in self.expert.parameters():
             p.requires_grad_(False)
         env_opts = {} if cfg.reward_scale is None else {"reward_scale": cfg.reward_scale}
@@ -186,7 +209,9 @@ class CESMA:
                        "trained_env_steps": int(ckpt["env_steps"]), "greedy": self.evaluate_expert(env_opts)},
             "buffer_bytes": buffer_nbytes(self.buffer.capacity, K, spec.obs_dim, spec.n_actions)}
         self.env_steps = self.supervised_steps = 0
-        self.credit = 0.0  # supervised steps owed: num_envs / k per joint step of all envs, once warm
+        # env steps taken since the buffer held warmup_records: the supervised steps due are warm_env_steps // k
+        # (integers: no drift of the cadence for any k)
+        self.warm_env_steps = 0
         self.obs = self.env.reset()
         self.last_action = torch.full((cfg.num_envs, K), -1, dtype=torch.long)
         self.expert_hidden = self.expert.initial_hidden(cfg.num_envs)
@@ -264,9 +289,8 @@ class CESMA:
             self.obs = r
             self.env_steps += N
             if self.buffer.size >= cfg.warmup_records:
-                self.credit += N / cfg.k
-                while self.credit >= 1:
-                    self.credit -= 1
+                self.warm_env_steps += N
+                while self.supervised_steps < self.warm_env_steps // cfg.k:
                     for key, v in self.supervised_step().items():
                         acc[key] = acc.get(key, 0.0) + v
                     n_steps += 1
@@ -276,9 +300,9 @@ class CESMA:
                           supervised_steps=self.supervised_steps)
         return {"steps": N * self.T, "returns": returns, "wins": wins}
 
-    def supervised_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def supervised_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sum over learners of each one's weighted cross-entropy on its living steps, normalised by its own weight:
-        learner k's gradient is that of its own loss only. -> (loss, per-learner losses [K])."""
+        learner k's gradient is that of its own loss only. -> (loss, per-learner losses [K], logits [B, K, A])."""
         cfg = self.cfg
         logits = self.policy.logits(batch["obs"], batch["avail"])  # [B, K, A]
         B, K, A = logits.shape
@@ -287,21 +311,19 @@ class CESMA:
         if cfg.downweight != 1.0:
             weight = weight * torch.where(batch["label"] == cfg.downweighted_action, cfg.downweight, 1.0)
         per_learner = (ce * weight).sum(0) / weight.sum(0).clamp(min=1e-8)
-        return per_learner.sum(), per_learner
+        return per_learner.sum(), per_learner, logits
 
     def supervised_step(self) -> dict:
         cfg = self.cfg
         with torch_threads(cfg.torch_threads):
             batch = self.buffer.sample(cfg.batch_records, self.gen, per_agent=cfg.buffer == "per_agent")
-            loss, _ = self.supervised_loss(batch)
+            loss, _, logits = self.supervised_loss(batch)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
         self.supervised_steps += 1
-        with torch.no_grad():
-            pred = self.policy.logits(batch["obs"], batch["avail"]).argmax(-1)
-            alive = batch["alive"]
-            accuracy = float(((pred == batch["label"]) & alive).sum() / alive.sum().clamp(min=1))
+        alive = batch["alive"]  # accuracy of the labels by the logits before this step (not yet fitted to them)
+        accuracy = float(((logits.detach().argmax(-1) == batch["label"]) & alive).sum() / alive.sum().clamp(min=1))
         return {"ce_loss": float(loss.detach()) / self.spec.n_agents, "label_accuracy": accuracy}
 
     def update(self) -> dict:
@@ -327,7 +349,8 @@ class CESMA:
                 "obs": [torch.from_numpy(np.array(x)) for x in (o.obs, o.state, o.avail_actions, o.alive)],
                 "last_action": self.last_action, "expert_hidden": self.expert_hidden,
                 "buffer": self.buffer.state_dict(),
-                "supervised_steps": self.supervised_steps, "credit": self.credit, "stats": self.stats}
+                "supervised_steps": self.supervised_steps, "warm_env_steps": self.warm_env_steps,
+                "stats": self.stats, "expert_digest": self.expert_digest}
 
     def load_training_state(self, state: dict) -> None:
         self.policy.load_state_dict(state["model"])
@@ -339,7 +362,10 @@ class CESMA:
         self.last_action, self.expert_hidden = state["last_action"], state["expert_hidden"]
         self.buffer.load_state_dict(state["buffer"])
         self.env_steps, self.supervised_steps = state["env_steps"], state["supervised_steps"]
-        self.credit, self.stats = state["credit"], state["stats"]
+        self.warm_env_steps, self.stats = state["warm_env_steps"], state["stats"]
+        if state["expert_digest"] != self.expert_digest:
+            raise ConfigError(f"expert: {self.cfg.expert} is not the checkpoint this run started with (its weights "
+                              f"changed since): its labels fill the saved buffer; restart the run")
 
 
 def acting_policy(ckpt: dict) -> DecentralizedMLPPolicy:

@@ -2,6 +2,7 @@
 recurrent expert driven along the learners' trajectory), a learner's input is its own observation only, no gradient
 crosses learners, the buffers, exact resume, and bad expert checkpoints refused before training. The learning test
 trains a real centralized expert first."""
+import copy
 import dataclasses
 
 import numpy as np
@@ -63,7 +64,7 @@ def test_no_gradient_crosses_learners(expert_path):
     algo = CESMA(resolve(CESMAConfig, {**SMALL, "expert": str(expert_path)}))
     algo.collect()  # fills the buffer past the warm-up
     batch = algo.buffer.sample(32, torch.Generator().manual_seed(1), per_agent=False)
-    _, per_learner = algo.supervised_loss(batch)
+    _, per_learner, _ = algo.supervised_loss(batch)
     K = algo.spec.n_agents
     for k in range(K):
         algo.policy.zero_grad(set_to_none=False)
@@ -72,14 +73,25 @@ def test_no_gradient_crosses_learners(expert_path):
             others = [i for i in range(K) if i != k]
             assert p.grad[k].abs().sum() > 0, (name, k)
             assert p.grad[others].abs().sum() == 0, (name, k)
-    # Adam's statistics are per element, so after a step on learner 0's loss only learner 0 moved
-    before = {n: p.detach().clone() for n, p in algo.policy.named_parameters()}
-    opt = torch.optim.Adam(algo.policy.parameters(), lr=algo.cfg.lr)  # as the run's, fresh
-    algo.policy.zero_grad(set_to_none=True)
-    algo.supervised_loss(batch)[1][0].backward()
-    opt.step()
-    for n, p in algo.policy.named_parameters():
-        assert not torch.equal(p[0], before[n][0]) and torch.equal(p[1:], before[n][1:]), n
+    # the run's own supervised step (its optimiser, with the statistics it has gathered): change only learner 0's
+    # labels, and only learner 0's parameters and Adam statistics come out different
+    policy0, opt0 = copy.deepcopy(algo.policy.state_dict()), copy.deepcopy(algo.opt.state_dict())
+    outcomes = []
+    for labels in (batch["label"], torch.cat([(batch["label"][:, :1] + 1) % algo.spec.n_actions,
+                                              batch["label"][:, 1:]], 1)):
+        algo.policy.load_state_dict(policy0)
+        algo.opt.load_state_dict(copy.deepcopy(opt0))  # (loading keeps the given tensors: a step changes them)
+        algo.buffer.sample = lambda n, gen, per_agent, labels=labels: {**batch, "label": labels}
+        algo.supervised_step()
+        params = {n: p.detach().clone() for n, p in algo.policy.named_parameters()}
+        moments = {n: {k: v.clone() for k, v in algo.opt.state[p].items() if k != "step"}
+                   for n, p in algo.policy.named_parameters()}
+        outcomes.append((params, moments))
+    (p_a, m_a), (p_b, m_b) = outcomes
+    for n in p_a:
+        assert not torch.equal(p_a[n][0], p_b[n][0]) and torch.equal(p_a[n][1:], p_b[n][1:]), n
+        for k in m_a[n]:
+            assert torch.equal(m_a[n][k][1:], m_b[n][k][1:]), (n, k)
     assert registry.arm("cesma").mode.startswith("decentralized")
 
 
@@ -98,20 +110,26 @@ def test_dagger_executes_only_learner_actions_and_labels_come_from_the_joint_obs
         labels_seen.append(a.clone())
         return a
 
+    dones = []
+
     def step(actions):
         executed.append(torch.as_tensor(np.array(actions)))
-        return real_step(actions)
+        result = real_step(actions)
+        dones.append(torch.from_numpy(result.done))
+        return result
 
     monkeypatch.setattr(algo, "learner_actions", learner_actions)
     monkeypatch.setattr(algo, "expert_labels", expert_labels)
     monkeypatch.setattr(algo.env, "step", step)
     obs0 = algo.obs
     algo.collect()
+    algo.collect()  # two episodes of MPE: the expert's memory must start afresh at the second
+    assert torch.stack(dones).any(1).sum() == 2
     chosen, executed, labels_seen = torch.stack(chosen), torch.stack(executed).long(), torch.stack(labels_seen)
     assert torch.equal(executed, chosen)  # beta = 0: the expert's actions are never executed...
     assert (labels_seen != executed).float().mean() > 0.2  # ...though they often differ from the learners'
     # every stored label is the expert's action on that step's joint observation, its GRU driven by the learners'
-    # executed actions along the trajectory (reset at each new episode: MPE episodes are 25 steps)
+    # executed actions along the trajectory and reset where an episode ended
     T, N = executed.shape[:2]
     net = algo.expert
     h = net.initial_hidden(N)
@@ -122,7 +140,8 @@ def test_dagger_executes_only_learner_actions_and_labels_come_from_the_joint_obs
     for t in range(T):
         logits, _, h = net.step(stored_obs[t], last, torch.ones(*last.shape, algo.spec.n_actions, dtype=torch.bool), h)
         assert torch.equal(logits.argmax(-1), stored_labels[t]), t
-        last = executed[t]
+        last = executed[t].masked_fill(dones[t][:, None], -1)
+        h = h.masked_fill(dones[t].view(1, -1, 1), 0.0)
     # another agent's observation changes an agent's label: the expert reads the joint observation
     moved = stored_obs[0].clone()
     moved[:, 1] += 1.0
@@ -183,6 +202,44 @@ def test_run_outputs_and_exact_resume(expert_path, tmp_path, monkeypatch):
         torch.testing.assert_close(load_checkpoint(tmp_path / "b" / "final_model.pt")["model"][k], v)
 
 
+def test_exact_resume_mid_episode_with_k_and_a_wrapped_buffer(tmp_path, monkeypatch):
+    """SMAX episodes end at different steps, so the resume point falls inside episodes (the expert's memory and
+    the last actions are part of it); k = 3 and a buffer that wraps around."""
+    spec = envs.task_spec("smax/3m")
+    torch.manual_seed(1)
+    net = CentralizedActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, hidden=16, actor_gain=1.0)
+    expert = write_checkpoint(tmp_path / "smax_expert.pt", "central_ppo", net, task="smax/3m")
+    cfg = resolve(CESMAConfig, dict(task="smax/3m", expert=str(expert), total_env_steps=1440, eval_interval=480,
+                                    eval_episodes=4, warmup_records=64, capacity=1000, k=3, acting="greedy",
+                                    torch_threads=1, checkpoint_interval=960))
+    rows = train(cfg, tmp_path / "a", progress=False)
+    # warm after 8 joint steps of the 8 envs (64 records); then one supervised step per 3 env steps, exactly
+    assert rows[-1]["supervised_steps"] == (1440 - 56) // 3 and rows[-1]["buffer_records"] == 1000
+    killed = {}
+    real_state = CESMA.training_state
+
+    def remember(self):  # the resume point the kill leaves: some envs are inside an episode
+        state = real_state(self)
+        killed.update(hidden=state["expert_hidden"], last=state["last_action"])
+        return state
+
+    monkeypatch.setattr(CESMA, "training_state", remember)
+    train_killed_at_update(monkeypatch, CESMA, 2, train, cfg, tmp_path / "b", progress=False)
+    monkeypatch.setattr(CESMA, "training_state", real_state)
+    assert killed["hidden"].abs().sum() > 0 and (killed["last"] >= 0).any()
+    train(cfg, tmp_path / "b", progress=False)
+    drop = ["wall_time", "steps_per_s"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "metrics.csv").drop(columns=drop),
+                                  pd.read_csv(tmp_path / "b" / "metrics.csv").drop(columns=drop))
+    # a run resumed against an expert whose weights changed since it started is refused
+    train_killed_at_update(monkeypatch, CESMA, 2, train, cfg, tmp_path / "c", progress=False)
+    with torch.no_grad():
+        net.actor_head.weight.add_(1.0)
+    write_checkpoint(expert, "central_ppo", net, task="smax/3m")
+    with pytest.raises(ConfigError, match="is not the checkpoint this run started with"):
+        train(cfg, tmp_path / "c", progress=False)
+
+
 def test_bad_expert_checkpoints_fail_before_training(expert_path, tmp_path):
     def refused(match, **keys):
         with pytest.raises(ConfigError, match=match):
@@ -191,6 +248,9 @@ def test_bad_expert_checkpoints_fail_before_training(expert_path, tmp_path):
 
     refused("needs a centralized expert's checkpoint")
     refused("does not exist", expert=str(tmp_path / "missing.pt"))
+    refused("is a folder; give a run's checkpoints/step_<N>.pt or final_model.pt", expert=str(tmp_path))
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    refused(r"is not a learner's model checkpoint \(missing: \['algorithm'", expert=str(tmp_path / "other.pt"))
     spec = envs.task_spec(TASK)
     ippo = IndependentActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, hidden=8)
     refused(r"checkpoint of IPPO \(decentralized execution\), but CESMA's expert must be centralized.*: a run of "
@@ -204,14 +264,18 @@ def test_bad_expert_checkpoints_fail_before_training(expert_path, tmp_path):
     refused(r"acts for \{'n_agents': 4, 'obs_dim': 18, 'n_actions': 5\}, but mpe/spread_3 here has \{'n_agents': 3",
             expert=str(write_checkpoint(tmp_path / "four.pt", "central_ppo",
                                         CentralizedActorCritic(4, spec.obs_dim, spec.n_actions, hidden=8), spec=four)))
+    narrow = CentralizedActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, hidden=8)
+    refused("does not load as a centralized PPO network",
+            expert=str(write_checkpoint(tmp_path / "narrow.pt", "central_ppo", narrow, config={"hidden_size": 16,
+                                                                                              "actor_gain": 0.01})))
     with pytest.raises(ConfigError, match="downweighted_action 7 is not an action of mpe/spread_3"):
         resolve(CESMAConfig, {**SMALL, "expert": str(expert_path), "downweighted_action": 7})
 
 
 def test_decentralized_learners_reach_a_trained_expert(tmp_path):
     """The learning test: a centralized PPO expert trained for 200k steps, then 40k steps of DAgger. The learners'
-    greedy return must come within 15% of the expert-to-random gap of the expert's own greedy return (measured on the
-    same 64 test episodes' seeds), and far above random."""
+    greedy return (64 test episodes) must come within 15% of the expert-to-random gap of the expert's own greedy return
+    (its run's last evaluation, 64 episodes of other seeds), and far above random."""
     expert_cfg = resolve(CentralPPOConfig, dict(
         task=TASK, seed=3, total_env_steps=200_000, num_envs=64, rollout_length=64, hidden_size=128,
         eval_interval=100_000, eval_episodes=64, checkpoint_interval=200_000, torch_threads=2, precision="float32",

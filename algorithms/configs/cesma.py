@@ -9,7 +9,8 @@ from typing import Literal
 from algorithms.common.config import _f, check, checked_task_spec
 
 # Config keys whose values no source gives (the run's config.yaml lists them under ``assumed``).
-ASSUMED = ("num_envs", "capacity", "warmup_records", "acting", "expert_labels")
+ASSUMED = ("num_envs", "capacity", "warmup_records", "acting", "expert_labels", "weight_decay",
+           "total_env_steps (a fixed budget, as every arm's, instead of the paper's stop once the expert is matched)")
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class CESMAConfig:
     num_envs: int = _f(8, "assumed: parallel envs the learners act in (the paper: one)")
     hidden_size: int = _f(128, "width of each learner's two hidden layers (App. E: 2x128 on cooperative navigation)")
     lr: float = _f(1e-3, "Adam learning rate of every learner (App. E)")
-    weight_decay: float = _f(0.0, "Adam weight decay (App. E: 1e-4 on SMAC, none given on MPE)")
+    weight_decay: float = _f(0.0, "assumed on MPE: Adam weight decay (App. E: 1e-4 on SMAC, none given on MPE)")
     batch_records: int = _f(32, "joint records per supervised step (App. E: 32)")
     k: int = _f(1, "one supervised step every k joint env steps once the buffer holds warmup_records (Alg. 1; the "
                    "paper: 1 on MPE, 20 on SMAC)")
@@ -67,6 +68,11 @@ class CESMAConfig:
         check(self.batch_records <= self.warmup_records <= self.capacity,
               f"need batch_records <= warmup_records <= capacity, got {self.batch_records}, {self.warmup_records}, "
               f"{self.capacity}")
+        check(self.warmup_records <= self.total_env_steps,
+              f"warmup_records {self.warmup_records} exceeds total_env_steps {self.total_env_steps}: no supervised "
+              f"step would run")
+        check(self.capacity >= self.num_envs, f"capacity {self.capacity} must hold one joint step of the "
+                                              f"{self.num_envs} envs")
         check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
         check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         spec = checked_task_spec(self.task)

@@ -114,13 +114,13 @@ LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
             "CentralPPO", ("ippo", "central_ppo"), "centralized", "centralized PPO", expert=True,
             table_rows=(("ppo_epochs", "PPO epochs"), ("clip", "PPO clip"), ("hidden_size", "hidden width"),
                         ("total_env_steps", "env steps"))),
-    # CESMA (Lin et al.): decentralized learners trained by multi-agent DAgger on a centralized expert's labels
+    # CESMA (Lin et al.): decentralized learners trained by multi-agent DAgger on the labels of a centralized expert
     Learner("cesma", "algorithms.cesma", "algorithms.configs.cesma", "CESMAConfig", "CESMA", ("cesma",),
             "decentralized", "CESMA (multi-agent DAgger)",
             table_rows=(("hidden_size", "learner width (2 layers)"), ("lr", "Adam learning rate"),
                         ("batch_records", "batch (joint records)"), ("k", "env steps per supervised step"),
                         ("capacity", "buffer capacity (joint records)"), ("warmup_records", "warm-up records"),
-                        ("buffer", "buffer"), ("acting", "learners' acting"), ("num_envs", "parallel envs"),
+                        ("buffer", "buffer"), ("acting", "acting of the learners"), ("num_envs", "parallel envs"),
                         ("total_env_steps", "env steps"))),
 ]}
 
@@ -150,9 +150,9 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
     # CESMA's expert
     Arm("central_ppo", "central_ppo", "centralized PPO"),
     # CESMA: its learners act decentralized; their training reads a centralized expert's labels of joint observations
-    Arm("cesma", "cesma", "CESMA", {"buffer": "shared"}, consumes="expert", training="centralized expert's labels"),
+    Arm("cesma", "cesma", "CESMA", {"buffer": "shared"}, consumes="expert", training="labels of a centralized expert"),
     Arm("cesma_per_agent_buffer", "cesma", "CESMA per-agent buffer", {"buffer": "per_agent"}, consumes="expert",
-        training="centralized expert's labels"),
+        training="labels of a centralized expert"),
 ]}
 
 

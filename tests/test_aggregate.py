@@ -109,3 +109,34 @@ def test_scores_are_normalised_by_fixed_bounds_not_by_the_arms(tmp_path):
     assert (both.score_random == -50.0).all() and (both.score_reference == -20.0).all()
     with pytest.raises(ValueError, match="task mpe/spread_3 has no --score"):
         aggregate_runs.read_runs(ippo, {"smax/3m": ("test_win_rate", 0.0, 1.0)})
+
+
+def test_cesma_table_fractions_of_the_expert_and_steps_to_reach_it(tmp_path):
+    """Arms taught by an expert record its greedy score (CESMA); the table divides every arm's final score by it and
+    finds the first evaluation where an arm's IQM curve reaches 95% of it; LaTeX specials are escaped."""
+    import expert_fraction_table
+
+    runs = [fake_run(tmp_path, "ippo", "none", s, 0.3) for s in range(5)]
+    for s in range(5):
+        run = fake_run(tmp_path, "cesma", "expert-central_ppo-100000", s, 0.9)
+        meta = yaml.safe_load((run / "config.yaml").read_text())
+        meta["expert"] = {"algorithm": "central_ppo", "greedy": {"test_win_rate": 0.8, "test_return": 5.0}}
+        (run / "config.yaml").write_text(yaml.safe_dump(meta))
+        runs.append(run)
+    aggregate_runs.main(["--out-dir", str(tmp_path / "agg"), "--reps", "300", "--seed", "0", "--final-window", "2",
+                         "--baseline", "ippo", "--score", "smax/3m=test_win_rate:0:1", *map(str, runs)])
+    summary = pd.read_csv(tmp_path / "agg" / "summary.csv").set_index("arm")
+    assert summary.loc["cesma", "expert_score"] == 0.8 and np.isnan(summary.loc["ippo", "expert_score"])
+    expert_fraction_table.main(["--reach", "0.95", "--out-csv", str(tmp_path / "c.csv"), "--out-tex", str(tmp_path / "c.tex"),
+                      str(tmp_path / "agg" / "summary.csv")])
+    table = pd.read_csv(tmp_path / "c.csv").set_index("arm")
+    assert (table.expert_score == 0.8).all() and (table.expert_training_steps == 100000).all()
+    np.testing.assert_allclose(table.fraction_of_expert, summary.loc[table.index, "iqm_final_score"] / 0.8)
+    assert (table.fraction_ci_low <= table.fraction_of_expert).all()
+    curves = pd.read_csv(tmp_path / "agg" / "curves.csv")
+    taught = curves[curves.label == summary.loc["cesma", "label"]]
+    first = taught[taught.iqm_score >= 0.95 * 0.8].env_steps.min()
+    assert table.loc["cesma", "steps_to_reach"] == first <= 50_000  # it reaches 0.9 by the last evaluation
+    assert np.isnan(table.loc["ippo", "steps_to_reach"])  # IPPO (0.3) never reaches 0.76
+    tex = (tmp_path / "c.tex").read_text()
+    assert "95\\%" in tex and "smax/3m" in tex and " 95%" not in tex

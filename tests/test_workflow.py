@@ -51,7 +51,7 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     plan = planned_jobs(snakemake(workdir, "-n"))
     assert plan == {"all": 1, "train_expert": 6, "sample_demonstrations": 11, "train_arm": 64,
                     "aggregate_experiment": 12, "aggregate_across_tasks": 1, "results_table": 1,
-                    "hyperparameter_tables": 1, "results_table_page": 1,
+                    "hyperparameter_tables": 1, "expert_fraction_table": 1, "results_table_page": 1,
                     "hyperparameters_table_page": 1, "software_versions": 1, "plot_ablation": 1,
                     "plot_main_results": 1, "plot_gail_reward": 1,
                     "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1,
@@ -98,10 +98,10 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     bounds = quick_config()["scores"]["tasks"]["mpe/spread_3"]
     expected = (scores.raw_score - bounds["random"]) / (bounds["reference"] - bounds["random"])
     assert np.allclose(scores.score, expected) and len(results[results.task == "mpe/spread_3"]) == 5
-    # CESMA: its learners act decentralized on a centralized expert's labels, the expert's checkpoint their input
+    # CESMA: its learners act decentralized on the labels of a centralized expert, its checkpoint their input
     cesma = pd.read_csv(experiments / "cesma_buffer" / "mpe" / "spread_3" / "summary.csv").set_index("arm")
     assert list(cesma.index) == ["cesma", "cesma_per_agent_buffer"] and (cesma.runs == 2).all()
-    assert (cesma.execution == "decentralized; centralized expert's labels").all()
+    assert (cesma.execution == "decentralized; labels of a centralized expert").all()
     assert (cesma.demo == "expert-central_ppo-2048").all()
     # the expert's greedy score (its level in the figure): the same for both arms it teaches, none for IPPO
     assert np.isfinite(cesma.expert_score).all() and cesma.expert_raw_score.nunique() == 1
@@ -111,6 +111,16 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
                          .read_text())
     assert run["config"]["buffer"] == "per_agent" and run["expert"]["algorithm"] == "central_ppo"
     assert run["config"]["expert"].endswith("experts/central_ppo/mpe/spread_3/seed100/checkpoints/step_2048.pt")
+    # CESMA's table: every arm of its experiment against the expert's score (an expert of 2048 steps is usually no
+    # better than random: then its fractions are left empty and the table says why)
+    cesma_table = pd.read_csv(out / "tables" / "cesma.csv")
+    assert list(cesma_table.arm) == ["ippo", "mappo", "central_ppo", "cesma"]
+    assert (cesma_table.expert == "central_ppo").all() and (cesma_table.expert_training_steps == 2048).all()
+    if cesma_table.expert_score.iloc[0] > 0:
+        assert np.isfinite(cesma_table.fraction_of_expert).all()
+    else:
+        assert cesma_table.fraction_of_expert.isna().all()
+        assert "expert not above random" in (out / "tables" / "cesma.tex").read_text()
     assert "Nothing to be done" in snakemake(workdir, "-n")
     # the report: every figure and table of the run with its caption from the config, in one offline HTML file
     snakemake(workdir, "--report", "results/quick/report.html")

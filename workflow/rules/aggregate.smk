@@ -70,6 +70,24 @@ rule results_table:
         "{PYTHON} workflow/scripts/results_table.py --out-csv {output.csv} --out-tex {output.tex} {input} > {log} 2>&1"
 
 
+# An expert-taught family's table (CESMA's: results/tables/cesma.{csv,tex}; config tables.expert_fraction).
+rule expert_fraction_table:
+    input:
+        [f"{RESULTS}/experiments/{EXPERT_TABLE['experiment']}/{task}/summary.csv"
+         for task in EXPERIMENTS.get(EXPERT_TABLE["experiment"], [])],
+    output:
+        csv=table(EXPERT_TABLE["name"], "csv"),
+        tex=table(EXPERT_TABLE["name"], "tex"),
+    params:
+        reach=EXPERT_TABLE["reach_fraction"],
+    log:
+        f"{LOGS}/tables/{EXPERT_TABLE['name']}.log",
+    localrule: True
+    shell:
+        "{PYTHON} workflow/scripts/expert_fraction_table.py --reach {params.reach} --out-csv {output.csv} "
+        "--out-tex {output.tex} {input} > {log} 2>&1"
+
+
 rule hyperparameter_tables:
     output:
         csv=table("hyperparameters", "csv"),
@@ -80,5 +98,5 @@ rule hyperparameter_tables:
         f"{LOGS}/tables/hyperparameters.log",
     localrule: True
     shell:
-        "echo '{params.resolved}' | {PYTHON} workflow/scripts/hyperparameter_tables.py --resolved-json - "
+        "echo {params.resolved:q} | {PYTHON} workflow/scripts/hyperparameter_tables.py --resolved-json - "
         "--out-csv {output.csv} --out-tex {output.tex} > {log} 2>&1"

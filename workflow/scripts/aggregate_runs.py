@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import latex  # noqa: E402
 from algorithms import registry  # noqa: E402
 from algorithms.common.runio import atomic_write_text  # noqa: E402
 from algorithms.demos import STYLE_NAMES  # noqa: E402
@@ -199,10 +201,11 @@ def main(argv=None) -> int:
     cols = ["label", "execution", "runs", "iqm_final_score", "final_ci_low", "final_ci_high", "iqm_auc", "auc_ci_low",
             "auc_ci_high", "poi_vs_baseline", "poi_ci_low", "poi_ci_high"]
     buf = io.StringIO()
-    summary[cols].to_latex(buf, index=False, float_format="%.3f",
-                           caption=f"IQM and 95% stratified-bootstrap CIs ({args.reps} resamples); final score = mean "
-                                   f"normalised {table.metric.iloc[0]} over the last {args.final_window} evaluations; "
-                                   f"PoI = probability of improvement over {base}.",
+    summary[cols].to_latex(buf, index=False, float_format="%.3f", escape=True,
+                           caption=latex.text(
+                               f"IQM and 95% stratified-bootstrap CIs ({args.reps} resamples); final score = mean "
+                               f"normalised {table.metric.iloc[0]} over the last {args.final_window} evaluations; "
+                               f"PoI = probability of improvement over {base}."),
                            label="tab:" + str(table.task.iloc[0]).replace("/", "-"))
     atomic_write_text(args.out_dir / "summary.tex", buf.getvalue())
     print(json.dumps(summary[["label", "iqm_final_score", "final_ci_low", "final_ci_high", "poi_vs_baseline"]]

@@ -16,6 +16,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from algorithms.common.runio import atomic_write_text  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import latex  # noqa: E402
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,9 +43,10 @@ def main(argv=None) -> int:
     wide = table.assign(cell=cell).pivot(index="label", columns="task", values="cell")
     wide = wide.reindex(index=list(dict.fromkeys(table.label)), columns=list(dict.fromkeys(table.task))).fillna("--")
     buf = io.StringIO()
-    wide.to_latex(buf, caption=f"IQM of the final normalised score (SMAX: test win rate; MPE: test return "
-                               f"normalised by fixed bounds) and its 95% stratified-bootstrap CI, "
-                               f"{int(table.runs.min())} runs per arm and task.", label="tab:results")
+    wide.to_latex(buf, escape=True, label="tab:results",
+                  caption=latex.text(f"IQM of the final normalised score (SMAX: test win rate; MPE: test return "
+                                     f"normalised by fixed bounds) and its 95% stratified-bootstrap CI, "
+                                     f"{int(table.runs.min())} runs per arm and task."))
     atomic_write_text(args.out_tex, buf.getvalue())
     print(wide.to_string())
     return 0

@@ -41,8 +41,9 @@ from algorithms import registry
 from algorithms.common import trainer
 from algorithms.common.config import ConfigError
 from algorithms.common.cpu import keep_freed_memory, torch_threads
+from algorithms.demos import policy_act
 from algorithms.common.evaluation import evaluate_greedy
-from algorithms.common.networks import StackedLinear
+from algorithms.common.networks import StackedLinear, gumbel_max
 from algorithms.common.precision import Choice, autocast
 from algorithms.common.runio import env_state_tensors, load_checkpoint, restore_env_state
 from algorithms.configs.cesma import ASSUMED, CESMAConfig, buffer_nbytes, resources  # noqa: F401 (torch-free)
@@ -184,9 +185,8 @@ class CESMA:
         self.cfg = cfg
         torch.set_num_threads(cfg.torch_threads)
         keep_freed_memory()
-        self.spec = spec = envs.task_spec(cfg.task)
         # the expert first: a bad checkpoint fails before any env is built or anything is written
-        self.expert, ckpt = load_centralized_expert(cfg.expert, cfg.task, spec)
+        self.expert, ckpt = load_centralized_expert(cfg.expert, cfg.task, envs.task_spec(cfg.task))
         self.expert_digest = model_digest(ckpt["model"])
         for p in self.expert.parameters():
             p.requires_grad_(False)
@@ -225,13 +225,8 @@ class CESMA:
         fixed seeds: the level its learners are measured against."""
         n = self.cfg.expert_eval_episodes
         env = envs.make(self.cfg.task, num_envs=n, seed=EXPERT_EVAL_SEED, **env_opts)
-
-        def act(obs, last_action, avail, h):
-            logits, _, h = self.expert.step(obs, last_action, avail, h)
-            return logits.argmax(-1), h
-
         with torch_threads(1), torch.no_grad():
-            result = evaluate_greedy(env, act, self.expert.initial_hidden(n))
+            result = evaluate_greedy(env, policy_act(self.expert, "greedy", 0.0, None), self.expert.initial_hidden(n))
         env.close()
         return {**{k: round(v, 4) for k, v in result.items()}, "episodes": n}
 
@@ -248,8 +243,7 @@ class CESMA:
         logits = self.policy.logits(obs, avail)
         if self.cfg.acting == "greedy":
             return logits.argmax(-1)
-        uniform = torch.rand(logits.shape, generator=self.gen)
-        return (logits - torch.log(-torch.log(uniform))).argmax(-1)
+        return gumbel_max(logits, torch.rand(logits.shape, generator=self.gen))
 
     @torch.no_grad()
     def expert_labels(self, obs: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
@@ -330,12 +324,10 @@ class CESMA:
         """The supervised steps ran inside ``collect`` (one every k env steps, Alg. 1): their mean statistics."""
         return {key: self.stats.get(key, math.nan) for key in CESMA_STATS}
 
-    def greedy_act(self, obs, last_action, avail, h):
-        return self.policy.logits(obs, avail).argmax(-1), h
-
     def evaluate(self) -> dict:
         with torch_threads(1), torch.no_grad():
-            return evaluate_greedy(self.eval_env, self.greedy_act, self.policy.initial_hidden(self.cfg.eval_episodes))
+            return evaluate_greedy(self.eval_env, policy_act(self.policy, "greedy", 0.0, None),
+                                   self.policy.initial_hidden(self.cfg.eval_episodes))
 
     # ---------------------------------------------------------------- checkpoints
     def model_state(self) -> dict:

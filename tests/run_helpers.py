@@ -1,5 +1,12 @@
-"""Helpers of the tests that train: a run killed part-way, as a crash between two updates would kill it."""
+"""Helpers of the tests that train: a run killed part-way, as a crash between two updates would kill it, and the
+check that a resumed run equals an uninterrupted one."""
+from pathlib import Path
+
+import pandas as pd
 import pytest
+import torch
+
+from algorithms.common.runio import load_checkpoint
 
 
 def train_killed_at_update(monkeypatch, learner_cls, n: int, train_fn, *args, **kwargs) -> None:
@@ -17,3 +24,15 @@ def train_killed_at_update(monkeypatch, learner_cls, n: int, train_fn, *args, **
     with pytest.raises(KeyboardInterrupt):
         train_fn(*args, **kwargs)
     monkeypatch.setattr(learner_cls, "update", real_update)
+
+
+def assert_same_run(a: Path, b: Path, models: bool = True) -> None:
+    """Run folders ``a`` and ``b`` hold the same evaluations (all but the timings) and, with ``models``, the same
+    final model."""
+    drop = ["wall_time", "steps_per_s"]
+    pd.testing.assert_frame_equal(pd.read_csv(a / "metrics.csv").drop(columns=drop),
+                                  pd.read_csv(b / "metrics.csv").drop(columns=drop))
+    if models:
+        final = load_checkpoint(a / "final_model.pt")["model"]
+        for k, v in load_checkpoint(b / "final_model.pt")["model"].items():
+            torch.testing.assert_close(v, final[k])

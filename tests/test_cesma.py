@@ -6,7 +6,6 @@ import copy
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 import yaml
@@ -18,7 +17,7 @@ from algorithms.central_ppo import CentralPPOConfig, train as train_central
 from algorithms.common.config import ConfigError, resolve
 from algorithms.common.networks import CentralizedActorCritic, IndependentActorCritic
 from algorithms.common.runio import atomic_torch_save, load_checkpoint
-from run_helpers import train_killed_at_update
+from run_helpers import assert_same_run, train_killed_at_update
 
 TASK = "mpe/spread_3"
 SMALL = dict(task=TASK, total_env_steps=600, eval_interval=200, eval_episodes=4, warmup_records=64,
@@ -195,11 +194,7 @@ def test_run_outputs_and_exact_resume(expert_path, tmp_path, monkeypatch):
     assert other.run_metadata["expert"]["greedy"] == greedy
     train_killed_at_update(monkeypatch, CESMA, 2, train, cfg, tmp_path / "b", progress=False)
     train(cfg, tmp_path / "b", progress=False)
-    drop = ["wall_time", "steps_per_s"]
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "metrics.csv").drop(columns=drop),
-                                  pd.read_csv(tmp_path / "b" / "metrics.csv").drop(columns=drop))
-    for k, v in final["model"].items():
-        torch.testing.assert_close(load_checkpoint(tmp_path / "b" / "final_model.pt")["model"][k], v)
+    assert_same_run(tmp_path / "a", tmp_path / "b")
 
 
 def test_exact_resume_mid_episode_with_k_and_a_wrapped_buffer(tmp_path, monkeypatch):
@@ -228,9 +223,7 @@ def test_exact_resume_mid_episode_with_k_and_a_wrapped_buffer(tmp_path, monkeypa
     monkeypatch.setattr(CESMA, "training_state", real_state)
     assert killed["hidden"].abs().sum() > 0 and (killed["last"] >= 0).any()
     train(cfg, tmp_path / "b", progress=False)
-    drop = ["wall_time", "steps_per_s"]
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "metrics.csv").drop(columns=drop),
-                                  pd.read_csv(tmp_path / "b" / "metrics.csv").drop(columns=drop))
+    assert_same_run(tmp_path / "a", tmp_path / "b", models=False)
     # a run resumed against an expert whose weights changed since it started is refused
     train_killed_at_update(monkeypatch, CESMA, 2, train, cfg, tmp_path / "c", progress=False)
     with torch.no_grad():

@@ -1,6 +1,5 @@
 """MAPPO: a shared actor that still acts on local information only, a centralised critic on the state, value
 normalisation, and the shared PPO machinery (outputs, exact resume); a learning test on 3m."""
-import pandas as pd
 import pytest
 import torch
 
@@ -8,6 +7,7 @@ from algorithms.common.config import resolve
 from algorithms.common.networks import SharedActorCentralCritic, ValueNorm
 from algorithms.common.runio import load_checkpoint
 from algorithms.mappo import MAPPO, MAPPOConfig, train
+from run_helpers import assert_same_run
 
 K, O, S, A, H = 3, 7, 11, 5, 16
 SMALL = dict(task="smax/3m", num_envs=16, rollout_length=32, chunk_length=16, ppo_epochs=2, eval_interval=512,
@@ -112,11 +112,7 @@ def test_mappo_run_outputs_and_exact_resume(tmp_path, monkeypatch):
         train(cfg, tmp_path / "b", progress=False)
     monkeypatch.setattr(MAPPO, "update", real_update)
     train(cfg, tmp_path / "b", progress=False)
-    drop = ["wall_time", "steps_per_s"]
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "metrics.csv").drop(columns=drop),
-                                  pd.read_csv(tmp_path / "b" / "metrics.csv").drop(columns=drop))
-    for k, v in final["model"].items():
-        torch.testing.assert_close(load_checkpoint(tmp_path / "b" / "final_model.pt")["model"][k], v)
+    assert_same_run(tmp_path / "a", tmp_path / "b")
 
 
 def test_mappo_learns_3m(tmp_path):

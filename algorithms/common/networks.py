@@ -153,6 +153,13 @@ def _as_autocast(tensors):
     return tuple(_as_autocast(t) if isinstance(t, tuple) else t.to(dtype) for t in tensors)
 
 
+def gumbel_max(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """A sample of softmax(logits) over the last axis: argmax(logits + Gumbel noise), the noise from ``uniform``
+    (uniforms of the caller's generator, so one fused pass; torch.multinomial costs 5x more here). An unavailable
+    action's logit (-1e10) never wins: the noise is below 17 for float32 uniforms."""
+    return (logits - torch.log(-torch.log(uniform))).argmax(-1)
+
+
 class CategoricalPolicy:
     """The policy interface of the on-policy core (``algorithms/common/ppo.py``), for actor-critics whose agents pick
     their actions independently from per-agent logits: ``step_with`` (acting: logits, value, hidden) and ``sequence``
@@ -207,10 +214,7 @@ class CategoricalPolicy:
     def _sample(self, ready, obs, last_action, avail, h, state, uniform):
         logits, value, h = self.step_with(ready, obs, last_action, avail, h, state)
         logp_all = torch.log_softmax(logits, -1)
-        # Gumbel-max: argmax(logits + Gumbel noise) is a sample of softmax(logits), with noise from uniforms drawn
-        # by the caller's generator (one fused pass; torch.multinomial costs 5x more here). An unavailable action's
-        # logit (-1e10) never wins: the noise is below 17 for float32 uniforms.
-        action = (logits - torch.log(-torch.log(uniform))).argmax(-1)
+        action = gumbel_max(logits, uniform)
         return action, logp_all.gather(-1, action.unsqueeze(-1)).squeeze(-1), value, h
 
     def _greedy(self, ready, obs, last_action, avail, h):

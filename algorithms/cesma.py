@@ -16,9 +16,16 @@ Alg. 1, as run here:
   (optionally down-weighting one action's labels, App. E.4). With ``num_envs`` parallel envs a joint step of all envs
   is ``num_envs`` env steps; after it, the supervised steps due, (env steps since the warm-up) // k, are taken.
 
-Learners: K MLPs (own observation -> two ReLU layers -> action logits; App. E: 2x128), stacked weights, nothing shared:
-each learner's loss is normalised by its own count, Adam is elementwise and there is no global-norm clip, so no
-gradient or optimiser statistic crosses agents (tests check it). Execution: decentralized.
+Learners (``network``):
+- ``mlp`` (MPE, App. E): K MLPs (own observation -> two ReLU layers -> action logits; 2x128), stacked weights, nothing
+  shared: each learner's loss is normalised by its own count, Adam is elementwise and there is no global-norm clip,
+  so no gradient or optimiser statistic crosses agents (tests check it).
+- ``shared_rnn`` (SMAX, App. E.1): pymarl's recurrent agent network (FC -> GRU -> FC, width 64; input: its own
+  observation, its own last action, its agent id), one network for all agents (parameter sharing, as the paper),
+  trained on whole episodes (BPTT from each episode's start) with Adam 2e-4, weight decay 1e-4, batch 32 episodes, a
+  supervised step every 20 env steps, greedy acting. Each env plays whole episodes from their start (QMIX's
+  collection); the supervised steps due run after them. Buffer: whole episodes (``capacity_episodes``).
+Either way an agent's action depends on its own observation and history only. Execution: decentralized.
 
     python -m algorithms.cesma --config config/config.yaml --section cesma --run-dir RUN task=mpe/spread_3 \
         expert=results/experts/central_ppo/mpe/spread_3/seed100/checkpoints/step_300000.pt
@@ -45,10 +52,14 @@ from algorithms.demos import policy_act
 from algorithms.common.evaluation import evaluate_greedy
 from algorithms.common.networks import StackedLinear, gumbel_max
 from algorithms.common.precision import Choice, autocast
+from algorithms.common.replay import RingBuffer
 from algorithms.common.runio import env_state_tensors, load_checkpoint, restore_env_state
-from algorithms.configs.cesma import ASSUMED, CESMAConfig, buffer_nbytes, resources  # noqa: F401 (torch-free)
+from algorithms.configs.cesma import (ASSUMED, CESMAConfig, buffer_nbytes, episode_buffer_nbytes,  # noqa: F401
+                                      resources)
+from algorithms.qmix import QAgent
 
-CESMA_STATS = ["ce_loss", "label_accuracy", "agreement", "beta", "buffer_records", "supervised_steps"]
+# buffer_size: joint records (mlp) or episodes (shared_rnn)
+CESMA_STATS = ["ce_loss", "label_accuracy", "agreement", "beta", "buffer_size", "supervised_steps"]
 
 LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
 EXPERT_EVAL_SEED = 2_000_003  # the expert's own greedy episodes: the same for every run that it teaches
@@ -82,7 +93,60 @@ class DecentralizedMLPPolicy(nn.Module):
         return self.logits(obs, avail), None, h
 
 
-class LabelBuffer:
+class SharedRecurrentPolicy(nn.Module):
+    """App. E.1's learners: pymarl's recurrent agent network (``qmix.QAgent``'s architecture: own observation, own last
+    action and one-hot agent id -> FC -> GRU -> FC), one for all agents, its outputs read as action logits. Agent k's
+    logits depend on its own inputs and history only. Acting interface: ``step`` -> (logits over available actions, no
+    value, hidden [B, K, H])."""
+
+    def __init__(self, n_agents: int, obs_dim: int, n_actions: int, hidden: int = 64):
+        super().__init__()
+        self.n_agents, self.n_actions, self.hidden = n_agents, n_actions, hidden
+        self.net = QAgent(n_agents, obs_dim, n_actions, hidden)
+
+    def initial_hidden(self, batch: int) -> torch.Tensor:
+        return self.net.initial_hidden(batch)
+
+    def step(self, obs, last_action, avail, h, state=None):
+        logits, h = self.net(obs, last_action, h)
+        return logits.masked_fill(~avail, -1e10), None, h
+
+    def episode_logits(self, obs, last_action, avail) -> torch.Tensor:
+        """Whole episodes from their start: obs [B, T, K, O], last_action [B, T, K], avail [B, T, K, A] -> logits."""
+        return self.net.episodes(obs, last_action).masked_fill(~avail, -1e10)
+
+
+class EpisodeLabelBuffer(RingBuffer):
+    """The shared_rnn learners' DAgger dataset: whole episodes zero-padded to the episode limit T (per step every
+    agent's observation, executed action, expert label, alive flag and action mask), the oldest overwritten first.
+    ``sample`` draws the same episodes for every agent (shared buffer) or each agent's own (per-agent buffers), cut to
+    the longest episode drawn; alive is False on padding."""
+
+    FIELDS = ("obs", "action", "label", "alive", "avail", "filled")
+
+    def __init__(self, capacity: int, T: int, K: int, obs_dim: int, n_actions: int):
+        super().__init__(capacity)
+        self.K = K
+        self.obs = torch.zeros(capacity, T, K, obs_dim, dtype=torch.float16)
+        self.action = torch.zeros(capacity, T, K, dtype=torch.int16)
+        self.label = torch.zeros(capacity, T, K, dtype=torch.int16)
+        self.alive = torch.zeros(capacity, T, K, dtype=torch.bool)
+        self.avail = torch.zeros(capacity, T, K, n_actions, dtype=torch.bool)
+        self.filled = torch.zeros(capacity, T, dtype=torch.bool)
+
+    def sample(self, n: int, gen: torch.Generator, per_agent: bool) -> dict[str, torch.Tensor]:
+        """n episodes (per agent) -> obs [n, t, K, O] (float32), action/label (int64)/alive [n, t, K], avail."""
+        K = self.K
+        rows = (torch.randint(self.size, (n, K), generator=gen) if per_agent
+                else torch.randint(self.size, (n, 1), generator=gen).expand(n, K))
+        t_max = int(self.filled[rows.reshape(-1)].sum(1).max())
+        at = (rows[:, None, :], torch.arange(t_max)[None, :, None], torch.arange(K)[None, None, :])  # [n, t, K]
+        out = {name: getattr(self, name)[at] for name in ("obs", "action", "label", "alive", "avail")}
+        out["obs"], out["action"], out["label"] = out["obs"].float(), out["action"].long(), out["label"].long()
+        return out
+
+
+class LabelBuffer(RingBuffer):
     """The DAgger dataset: joint records (every agent's observation and expert label at one time step, with alive
     flags and action masks), the oldest overwritten first. ``sample`` draws the same time steps for every agent
     (shared buffer) or each agent's own (per-agent buffers: the same records, drawn independently)."""
@@ -90,20 +154,15 @@ class LabelBuffer:
     FIELDS = ("obs", "label", "alive", "avail")
 
     def __init__(self, capacity: int, K: int, obs_dim: int, n_actions: int):
-        self.capacity, self.K = capacity, K
+        super().__init__(capacity)
+        self.K = K
         self.obs = torch.zeros(capacity, K, obs_dim)
         self.label = torch.zeros(capacity, K, dtype=torch.long)
         self.alive = torch.zeros(capacity, K, dtype=torch.bool)
         self.avail = torch.zeros(capacity, K, n_actions, dtype=torch.bool)
-        self.size, self.next = 0, 0
 
     def insert(self, obs, label, alive, avail) -> None:
-        n = obs.shape[0]
-        idx = (self.next + torch.arange(n)) % self.capacity
-        for name, value in zip(self.FIELDS, (obs, label, alive, avail)):
-            getattr(self, name)[idx] = value
-        self.next = int((self.next + n) % self.capacity)
-        self.size = min(self.size + n, self.capacity)
+        super().insert(dict(zip(self.FIELDS, (obs, label, alive, avail))))
 
     def sample(self, n: int, gen: torch.Generator, per_agent: bool) -> dict[str, torch.Tensor]:
         """n records -> obs [n, K, O], label/alive [n, K], avail [n, K, A]."""
@@ -113,15 +172,6 @@ class LabelBuffer:
             return {name: getattr(self, name)[rows, cols] for name in self.FIELDS}
         rows = torch.randint(self.size, (n,), generator=gen)
         return {name: getattr(self, name)[rows] for name in self.FIELDS}
-
-    def state_dict(self) -> dict:
-        part = (lambda x: x) if self.size == self.capacity else (lambda x: x[: self.size].clone())
-        return {"size": self.size, "next": self.next, **{name: part(getattr(self, name)) for name in self.FIELDS}}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.size, self.next = state["size"], state["next"]
-        for name in self.FIELDS:
-            getattr(self, name)[: self.size] = state[name]
 
 
 def load_centralized_expert(path: str | Path | None, task: str, spec) -> tuple[nn.Module, dict]:
@@ -198,23 +248,32 @@ class CESMA:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         torch.manual_seed(cfg.seed)
         K = spec.n_agents
-        self.policy = DecentralizedMLPPolicy(K, spec.obs_dim, spec.n_actions, cfg.hidden_size)
+        self.policy = make_policy(cfg.network, K, spec.obs_dim, spec.n_actions, cfg.hidden_size)
         self.opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.buffer = LabelBuffer(min(cfg.capacity, cfg.total_env_steps + cfg.num_envs * self.T), K, spec.obs_dim,
-                                  spec.n_actions)
-        self.precision = Choice("float32", "float32", "CESMA's learners are small MLPs: float32 (no precision key)")
+        if cfg.network == "mlp":
+            self.buffer = LabelBuffer(min(cfg.capacity, cfg.total_env_steps + cfg.num_envs * self.T), K, spec.obs_dim,
+                                      spec.n_actions)
+            self.batch_size, self.warmup = cfg.batch_records, cfg.warmup_records
+            buffer_bytes = buffer_nbytes(self.buffer.capacity, K, spec.obs_dim, spec.n_actions)
+        else:
+            self.buffer = EpisodeLabelBuffer(min(cfg.capacity_episodes, cfg.total_env_steps + cfg.num_envs), self.T,
+                                             K, spec.obs_dim, spec.n_actions)
+            self.batch_size, self.warmup = cfg.batch_episodes, cfg.warmup_episodes
+            buffer_bytes = episode_buffer_nbytes(self.buffer.capacity, self.T, K, spec.obs_dim, spec.n_actions)
+        self.precision = Choice("float32", "float32", "CESMA's learners are small networks: float32 (no precision key)")
         self.run_metadata = {
             "assumed": list(ASSUMED),
             "expert": {"checkpoint": str(cfg.expert), "algorithm": ckpt["algorithm"],
                        "trained_env_steps": int(ckpt["env_steps"]), "greedy": self.evaluate_expert(env_opts)},
-            "buffer_bytes": buffer_nbytes(self.buffer.capacity, K, spec.obs_dim, spec.n_actions)}
+            "buffer_bytes": buffer_bytes}
         self.env_steps = self.supervised_steps = 0
-        # env steps taken since the buffer held warmup_records: the supervised steps due are warm_env_steps // k
+        # env steps taken since the buffer held its warm-up: the supervised steps due are warm_env_steps // k
         # (integers: no drift of the cadence for any k)
         self.warm_env_steps = 0
         self.obs = self.env.reset()
         self.last_action = torch.full((cfg.num_envs, K), -1, dtype=torch.long)
         self.expert_hidden = self.expert.initial_hidden(cfg.num_envs)
+        self.learner_hidden = self.policy.initial_hidden(cfg.num_envs)
         self.stats: dict = {}
 
     def autocast(self):
@@ -239,8 +298,8 @@ class CESMA:
     @torch.no_grad()
     def learner_actions(self, obs: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
         """The learners' actions [N, K]: a sample of each one's softmax (Gumbel-max, the run's generator) or the
-        argmax, per ``acting``."""
-        logits = self.policy.logits(obs, avail)
+        argmax, per ``acting`` (recurrent learners: their hidden state advanced)."""
+        logits, _, self.learner_hidden = self.policy.step(obs, self.last_action, avail, self.learner_hidden)
         if self.cfg.acting == "greedy":
             return logits.argmax(-1)
         return gumbel_max(logits, torch.rand(logits.shape, generator=self.gen))
@@ -251,13 +310,39 @@ class CESMA:
         logits, _, self.expert_hidden = self.expert.step(obs, self.last_action, avail, self.expert_hidden)
         return logits.argmax(-1)
 
+    def take_due_supervised_steps(self, env_steps: int, acc: dict) -> int:
+        """After ``env_steps`` more env steps: the supervised steps due (one per k env steps once the buffer holds its
+        warm-up), their statistics summed into ``acc``; -> how many ran."""
+        n_steps = 0
+        if self.buffer.size >= self.warmup:
+            self.warm_env_steps += env_steps
+            while self.supervised_steps < self.warm_env_steps // self.cfg.k:
+                for key, v in self.supervised_step().items():
+                    acc[key] = acc.get(key, 0.0) + v
+                n_steps += 1
+        return n_steps
+
+    def executed_actions(self, actions: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The learners' actions, or with probability beta per env the expert's joint action (the extension)."""
+        beta = self.beta()
+        if beta > 0:
+            use_expert = torch.rand(actions.shape[0], generator=self.gen) < beta
+            actions = torch.where(use_expert[:, None], labels, actions)
+        return actions
+
     # ---------------------------------------------------------------- acting and learning (Alg. 1)
     def collect(self) -> dict:
         with torch_threads(1):  # the steps are small: one thread, and the JAX env keeps the other core
             return self._collect()
 
     def _collect(self) -> dict:
-        cfg, N = self.cfg, self.cfg.num_envs
+        result = self._collect_steps() if self.cfg.network == "mlp" else self._collect_episodes()
+        self.stats.update(beta=self.beta(), buffer_size=self.buffer.size, supervised_steps=self.supervised_steps)
+        return result
+
+    def _collect_steps(self) -> dict:
+        """mlp learners: T joint steps of the auto-resetting envs, one joint record each, supervised steps as due."""
+        N = self.cfg.num_envs
         returns, wins, agree, alive_count = [], [], 0, 0
         acc: dict[str, float] = {}
         n_steps = 0
@@ -268,10 +353,7 @@ class CESMA:
             actions = self.learner_actions(obs, avail)
             agree += int(((actions == labels) & alive).sum())
             alive_count += int(alive.sum())
-            beta = self.beta()
-            if beta > 0:  # classic DAgger mixture (extension): some envs execute the expert's joint action
-                use_expert = torch.rand(N, generator=self.gen) < beta
-                actions = torch.where(use_expert[:, None], labels, actions)
+            actions = self.executed_actions(actions, labels)
             self.buffer.insert(obs, labels, alive, avail)
             r = self.env.step(actions.numpy())
             done = torch.from_numpy(r.done)
@@ -282,35 +364,84 @@ class CESMA:
             self.expert_hidden = self.expert_hidden.masked_fill(done.view(1, N, 1), 0.0)
             self.obs = r
             self.env_steps += N
-            if self.buffer.size >= cfg.warmup_records:
-                self.warm_env_steps += N
-                while self.supervised_steps < self.warm_env_steps // cfg.k:
-                    for key, v in self.supervised_step().items():
-                        acc[key] = acc.get(key, 0.0) + v
-                    n_steps += 1
+            n_steps += self.take_due_supervised_steps(N, acc)
         if n_steps:
             self.stats = {key: v / n_steps for key, v in acc.items()}
-        self.stats.update(agreement=agree / max(alive_count, 1), beta=self.beta(), buffer_records=self.buffer.size,
-                          supervised_steps=self.supervised_steps)
+        self.stats.update(agreement=agree / max(alive_count, 1))
         return {"steps": N * self.T, "returns": returns, "wins": wins}
+
+    def _collect_episodes(self) -> dict:
+        """shared_rnn learners: every env plays one episode from its start (learners and expert from a fresh memory),
+        stored whole; then the supervised steps due."""
+        N, T, K, spec = self.cfg.num_envs, self.T, self.spec.n_agents, self.spec
+        ep = {"obs": torch.zeros(N, T, K, spec.obs_dim), "action": torch.zeros(N, T, K, dtype=torch.long),
+              "label": torch.zeros(N, T, K, dtype=torch.long), "alive": torch.zeros(N, T, K, dtype=torch.bool),
+              "avail": torch.zeros(N, T, K, spec.n_actions, dtype=torch.bool),
+              "filled": torch.zeros(N, T, dtype=torch.bool)}
+        o = self.env.reset()
+        self.last_action = torch.full((N, K), -1, dtype=torch.long)
+        self.learner_hidden, self.expert_hidden = self.policy.initial_hidden(N), self.expert.initial_hidden(N)
+        live = torch.ones(N, dtype=torch.bool)
+        returns, wins, agree = [], [], 0
+        for t in range(T):
+            obs, avail, alive = (torch.from_numpy(x) for x in (o.obs, o.avail_actions, o.alive))
+            labels = self.expert_labels(obs, avail)
+            own = self.learner_actions(obs, avail)
+            agree += int(((own == labels) & alive & live[:, None]).sum())
+            actions = self.executed_actions(own, labels)
+            r = self.env.step(actions.numpy())
+            for name, value in (("obs", obs), ("action", actions), ("label", labels), ("alive", alive),
+                                ("avail", avail), ("filled", live)):
+                ep[name][:, t] = value
+            done = torch.from_numpy(r.done) & live
+            returns += r.episode_return[done.numpy()].tolist()
+            wins += r.battle_won[done.numpy()].tolist()
+            live &= ~done
+            o, self.last_action = r, actions
+            if not live.any():
+                break
+        if live.any():
+            raise RuntimeError(f"{spec.name}: episodes did not end within the episode limit")
+        pad = ~ep["filled"]  # after each episode's end (the env went on into another episode): not stored
+        for name in ("obs", "action", "label", "alive", "avail"):
+            ep[name][pad] = 0
+        self.buffer.insert(ep)
+        steps = int(ep["filled"].sum())
+        self.env_steps += steps
+        acc: dict[str, float] = {}
+        n_steps = self.take_due_supervised_steps(steps, acc)
+        if n_steps:
+            self.stats = {key: v / n_steps for key, v in acc.items()}
+        self.stats.update(agreement=agree / max(int(ep["alive"].sum()), 1))
+        return {"steps": steps, "returns": returns, "wins": wins}
+
+    def batch_logits(self, batch: dict) -> torch.Tensor:
+        """The learners' logits [..., K, A] on a sampled batch: joint records (mlp) or whole episodes from their start,
+        the learners' own executed actions as their last-action inputs (shared_rnn)."""
+        if self.cfg.network == "mlp":
+            return self.policy.logits(batch["obs"], batch["avail"])
+        action = batch["action"]
+        last_action = torch.cat([torch.full_like(action[:, :1], -1), action[:, :-1]], 1)
+        return self.policy.episode_logits(batch["obs"], last_action, batch["avail"])
 
     def supervised_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sum over learners of each one's weighted cross-entropy on its living steps, normalised by its own weight:
-        learner k's gradient is that of its own loss only. -> (loss, per-learner losses [K], logits [B, K, A])."""
+        with separate networks (mlp) learner k's gradient is that of its own loss only. -> (loss, per-learner losses
+        [K], logits [..., K, A])."""
         cfg = self.cfg
-        logits = self.policy.logits(batch["obs"], batch["avail"])  # [B, K, A]
-        B, K, A = logits.shape
-        ce = F.cross_entropy(logits.reshape(B * K, A), batch["label"].reshape(B * K), reduction="none").view(B, K)
-        weight = batch["alive"].float()
+        logits = self.batch_logits(batch)
+        K, A = logits.shape[-2:]
+        ce = F.cross_entropy(logits.reshape(-1, A), batch["label"].reshape(-1), reduction="none").view(-1, K)
+        weight = batch["alive"].reshape(-1, K).float()
         if cfg.downweight != 1.0:
-            weight = weight * torch.where(batch["label"] == cfg.downweighted_action, cfg.downweight, 1.0)
+            weight = weight * torch.where(batch["label"].reshape(-1, K) == cfg.downweighted_action, cfg.downweight, 1.0)
         per_learner = (ce * weight).sum(0) / weight.sum(0).clamp(min=1e-8)
         return per_learner.sum(), per_learner, logits
 
     def supervised_step(self) -> dict:
         cfg = self.cfg
         with torch_threads(cfg.torch_threads):
-            batch = self.buffer.sample(cfg.batch_records, self.gen, per_agent=cfg.buffer == "per_agent")
+            batch = self.buffer.sample(self.batch_size, self.gen, per_agent=cfg.buffer == "per_agent")
             loss, _, logits = self.supervised_loss(batch)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -340,6 +471,7 @@ class CESMA:
                 "env": env_state_tensors(self.env), "eval_env": env_state_tensors(self.eval_env),
                 "obs": [torch.from_numpy(np.array(x)) for x in (o.obs, o.state, o.avail_actions, o.alive)],
                 "last_action": self.last_action, "expert_hidden": self.expert_hidden,
+                "learner_hidden": self.learner_hidden,
                 "buffer": self.buffer.state_dict(),
                 "supervised_steps": self.supervised_steps, "warm_env_steps": self.warm_env_steps,
                 "stats": self.stats, "expert_digest": self.expert_digest}
@@ -352,6 +484,7 @@ class CESMA:
         restore_env_state(self.eval_env, state["eval_env"])
         self.obs = envs.Observation(*(x.numpy() for x in state["obs"]))
         self.last_action, self.expert_hidden = state["last_action"], state["expert_hidden"]
+        self.learner_hidden = state["learner_hidden"]
         self.buffer.load_state_dict(state["buffer"])
         self.env_steps, self.supervised_steps = state["env_steps"], state["supervised_steps"]
         self.warm_env_steps, self.stats = state["warm_env_steps"], state["stats"]
@@ -360,10 +493,17 @@ class CESMA:
                               f"changed since): its labels fill the saved buffer; restart the run")
 
 
-def acting_policy(ckpt: dict) -> DecentralizedMLPPolicy:
-    """The acting network of a checkpoint of this learner: the K decentralized MLPs."""
+def make_policy(network: str, n_agents: int, obs_dim: int, n_actions: int, hidden: int) -> nn.Module:
+    if network == "mlp":
+        return DecentralizedMLPPolicy(n_agents, obs_dim, n_actions, hidden)
+    return SharedRecurrentPolicy(n_agents, obs_dim, n_actions, hidden)
+
+
+def acting_policy(ckpt: dict) -> nn.Module:
+    """The acting network of a checkpoint of this learner: the K decentralized MLPs or the shared recurrent one."""
     spec, cfg = ckpt["spec"], ckpt["config"]
-    net = DecentralizedMLPPolicy(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"])
+    net = make_policy(cfg.get("network", "mlp"), spec["n_agents"], spec["obs_dim"], spec["n_actions"],
+                      cfg["hidden_size"])
     net.load_state_dict(ckpt["model"])
     return net
 

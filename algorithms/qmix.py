@@ -11,6 +11,11 @@ episode runner, which costs ~25 ms per gradient step on a 2-core CPU); the env a
 return the observation after a time-limit step, so a truncated episode is not bootstrapped (pymarl bootstraps it);
 the replay buffer stores observations and states as float16 to fit pymarl's 5000 episodes in memory on big maps.
 
+The same learner, as pymarl's: ``mixer: sum`` sums the agents' Q-values (VDN), ``mixer: none`` trains each agent on its
+own TD loss with the team reward (IQL, the ``iql`` arm). CESMA's centralized VDN expert (``algorithms/central_vdn.py``)
+is this learner with another agent network (``make_agent``), Adam, soft target updates and a gradient step every
+``env_steps_per_update`` env steps.
+
     python -m algorithms.qmix --config config/config.yaml --section qmix --run-dir RUN task=smax/3m seed=0
 """
 from __future__ import annotations
@@ -30,6 +35,7 @@ from algorithms.common import trainer
 from algorithms.common.cpu import keep_freed_memory, torch_threads
 from algorithms.common.evaluation import evaluate_greedy
 from algorithms.common.precision import Choice, autocast, choose
+from algorithms.common.replay import RingBuffer
 from algorithms.common.runio import env_state_tensors, restore_env_state
 from algorithms.configs.qmix import QMIXConfig, replay_buffer_nbytes, resources  # noqa: F401 (torch-free)
 
@@ -112,14 +118,40 @@ class QMixer(nn.Module):
         return (torch.bmm(hidden, w2).view(-1) + self.value(s).view(-1)).view(lead)
 
 
-class EpisodeBuffer:
+class VDNMixer(nn.Module):
+    """Q_tot = sum of the agents' Q-values (Sunehag et al. 2018): q [..., K] -> [...]."""
+
+    def forward(self, q: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return q.sum(-1)
+
+
+class NoMixer(nn.Module):
+    """Independent Q-learning: every agent's Q-value is its own TD target's (q [..., K] -> [..., K])."""
+
+    def forward(self, q: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return q
+
+
+def make_mixer(cfg: QMIXConfig, spec) -> nn.Module:
+    if cfg.mixer == "monotonic":
+        return QMixer(spec.state_dim, spec.n_agents, cfg.mixing_embed_dim, cfg.hypernet_embed)
+    return VDNMixer() if cfg.mixer == "sum" else NoMixer()
+
+
+def per_agent(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-step tensor [B, t] broadcast to ``like``'s shape: [B, t] (mixed) or [B, t, K] (no mixer)."""
+    return x.unsqueeze(-1).expand_as(like) if like.dim() > x.dim() else x
+
+
+class EpisodeBuffer(RingBuffer):
     """pymarl's episode replay buffer: whole episodes, zero-padded to the episode limit T, oldest overwritten first.
     obs/state/avail hold T+1 steps (step T: what follows the last action, for the bootstrap)."""
 
     FIELDS = ("obs", "state", "avail", "actions", "reward", "terminated", "filled")
 
     def __init__(self, capacity: int, T: int, K: int, obs_dim: int, state_dim: int, n_actions: int):
-        self.capacity, self.T = capacity, T
+        super().__init__(capacity)
+        self.T = T
         self.obs = torch.zeros(capacity, T + 1, K, obs_dim, dtype=torch.float16)
         self.state = torch.zeros(capacity, T + 1, state_dim, dtype=torch.float16)
         self.avail = torch.zeros(capacity, T + 1, K, n_actions, dtype=torch.bool)
@@ -127,17 +159,8 @@ class EpisodeBuffer:
         self.reward = torch.zeros(capacity, T)
         self.terminated = torch.zeros(capacity, T, dtype=torch.bool)
         self.filled = torch.zeros(capacity, T, dtype=torch.bool)
-        self.size, self.next = 0, 0
 
     nbytes = staticmethod(replay_buffer_nbytes)
-
-    def insert(self, episodes: dict[str, torch.Tensor]) -> None:
-        n = episodes["reward"].shape[0]
-        idx = (self.next + torch.arange(n)) % self.capacity
-        for name in self.FIELDS:
-            getattr(self, name)[idx] = episodes[name].to(getattr(self, name).dtype)
-        self.next = int((self.next + n) % self.capacity)
-        self.size = min(self.size + n, self.capacity)
 
     def sample(self, n: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
         idx = torch.randint(self.size, (n,), generator=gen)
@@ -146,17 +169,6 @@ class EpisodeBuffer:
                for name in self.FIELDS}
         out["obs"], out["state"] = out["obs"].float(), out["state"].float()
         return out
-
-    def state_dict(self) -> dict:
-        # A full buffer is saved as is; a partial one as a copy of its filled part (saving a slice would write the
-        # whole storage).
-        part = (lambda x: x) if self.size == self.capacity else (lambda x: x[: self.size].clone())
-        return {"size": self.size, "next": self.next, **{name: part(getattr(self, name)) for name in self.FIELDS}}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.size, self.next = state["size"], state["next"]
-        for name in self.FIELDS:
-            getattr(self, name)[: self.size] = state[name]
 
 
 class QMIX:
@@ -178,18 +190,27 @@ class QMIX:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         torch.manual_seed(cfg.seed)
         K = spec.n_agents
-        self.agent = QAgent(K, spec.obs_dim, spec.n_actions, cfg.hidden_size)
-        self.mixer = QMixer(spec.state_dim, K, cfg.mixing_embed_dim, cfg.hypernet_embed)
+        self.agent = self.make_agent()
+        self.mixer = make_mixer(cfg, spec)
         self.target_agent, self.target_mixer = copy.deepcopy(self.agent), copy.deepcopy(self.mixer)
         self.params = [*self.agent.parameters(), *self.mixer.parameters()]
         self.precision = self._choose_precision()
-        self.opt = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps)
+        if cfg.optimizer == "adam":
+            self.opt = torch.optim.Adam(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        else:
+            self.opt = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps,
+                                           weight_decay=cfg.weight_decay)
         self.buffer = EpisodeBuffer(cfg.buffer_episodes, self.T, K, spec.obs_dim, spec.state_dim, spec.n_actions)
         self.run_metadata = {"replay_buffer_bytes": EpisodeBuffer.nbytes(cfg.buffer_episodes, self.T, K, spec.obs_dim,
                                                                           spec.state_dim, spec.n_actions)}
         self.env_steps = self.episodes = self.last_target_update = 0
         self.update_credit = 0.0  # fractional gradient steps owed (updates_per_episode * episodes collected)
         self.last_train_stats: dict = {}
+
+    def make_agent(self) -> nn.Module:
+        """The agent network: pymarl's, one shared by all agents over each one's own observation."""
+        spec = self.spec
+        return QAgent(spec.n_agents, spec.obs_dim, spec.n_actions, self.cfg.hidden_size)
 
     def _choose_precision(self) -> Choice:
         """``precision.choose`` with a probe that runs the agent network's training pass (Q-values of a batch of
@@ -205,7 +226,7 @@ class QMIX:
                              actions=torch.randint(0, spec.n_actions, (B, T, K), generator=g))
             self._q_values(self.agent, batch).sum().backward()
 
-        key = ("QAgent", B, T, K, spec.obs_dim, spec.n_actions, cfg.hidden_size)
+        key = (type(self.agent).__name__, B, T, K, spec.obs_dim, spec.n_actions, cfg.hidden_size)
         choice = choose(cfg.precision, training_pass, key)
         self.agent.zero_grad(set_to_none=True)
         return choice
@@ -216,7 +237,10 @@ class QMIX:
 
     def epsilon(self) -> float:
         cfg = self.cfg
-        frac = min(self.env_steps / cfg.epsilon_anneal_steps, 1.0)
+        if cfg.epsilon_anneal_episodes:
+            frac = min(self.episodes / cfg.epsilon_anneal_episodes, 1.0)
+        else:
+            frac = min(self.env_steps / cfg.epsilon_anneal_steps, 1.0)
         return cfg.epsilon_start + frac * (cfg.epsilon_finish - cfg.epsilon_start)
 
     def greedy_act(self, obs, last_action, avail, h):
@@ -279,7 +303,9 @@ class QMIX:
         steps = int(ep["filled"].sum())
         self.env_steps += steps
         self.episodes += N
-        self.update_credit += N * self.cfg.updates_per_episode
+        cfg = self.cfg
+        self.update_credit += (steps / cfg.env_steps_per_update if cfg.env_steps_per_update
+                               else N * cfg.updates_per_episode)
         return {"steps": steps, "returns": returns, "wins": wins}
 
     # ---------------------------------------------------------------- learning
@@ -292,8 +318,9 @@ class QMIX:
 
     @torch.no_grad()
     def td_targets(self, b: dict, q: torch.Tensor) -> torch.Tensor:
-        """y_t = r_t + gamma * Q_tot^target(s_{t+1}, a*_{t+1}) [B, t], a* = argmax of the online Q (double Q) over
-        available actions; no bootstrap where the episode ended with step t (terminated, or truncated: see above)."""
+        """y_t = r_t + gamma * Q_tot^target(s_{t+1}, a*_{t+1}) [B, t] ([B, t, K] without a mixer: each agent's own
+        target on the team reward), a* = argmax of the online Q (double Q) over available actions; no bootstrap where
+        the episode ended with step t (terminated, or truncated: see above)."""
         cfg, avail_next = self.cfg, b["avail"][:, 1:]
         target_q = self._q_values(self.target_agent, b)[:, 1:].masked_fill(~avail_next, -1e10)
         if cfg.double_q:
@@ -304,25 +331,34 @@ class QMIX:
         filled = b["filled"]
         ends = ~torch.cat([filled[:, 1:], torch.zeros_like(filled[:, :1])], 1)  # step t+1 is not part of the episode
         bootstrap = (~(b["terminated"] | ends)).float()
-        return b["reward"] + cfg.gamma * bootstrap * self.target_mixer(target_max, b["state"][:, 1:])
+        next_value = self.target_mixer(target_max, b["state"][:, 1:])
+        return per_agent(b["reward"], next_value) + cfg.gamma * per_agent(bootstrap, next_value) * next_value
 
     def _train_step(self) -> dict:
         cfg = self.cfg
         b = self.buffer.sample(cfg.batch_episodes, self.gen)
-        mask = b["filled"].float()  # [B, t]
         q = self._q_values(self.agent, b)  # [B, t+1, K, A]
         chosen = q[:, :-1].gather(-1, b["actions"].unsqueeze(-1)).squeeze(-1)  # [B, t, K]
         y = self.td_targets(b, q)
-        q_tot = self.mixer(chosen, b["state"][:, :-1])
+        q_tot = self.mixer(chosen, b["state"][:, :-1])  # [B, t] ([B, t, K] without a mixer)
+        mask = per_agent(b["filled"].float(), q_tot)
         td = (q_tot - y) * mask
         loss = (td ** 2).sum() / mask.sum()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
         self.opt.step()
+        if cfg.target_tau:
+            self.soft_update_targets(cfg.target_tau)
         n = mask.sum()
         return {"td_loss": float(loss.detach()), "q_taken_mean": float((q_tot.detach() * mask).sum() / n),
                 "target_mean": float((y * mask).sum() / n), "grad_norm": float(grad_norm)}
+
+    @torch.no_grad()
+    def soft_update_targets(self, tau: float) -> None:
+        for net, target in ((self.agent, self.target_agent), (self.mixer, self.target_mixer)):
+            for p, tp in zip(net.parameters(), target.parameters()):
+                tp.lerp_(p, tau)
 
     def update(self) -> dict:
         cfg = self.cfg
@@ -336,7 +372,7 @@ class QMIX:
                     acc[k] = acc.get(k, 0.0) + v / n_steps
             self.last_train_stats = acc
         stats.update(self.last_train_stats)  # the latest gradient steps' (a collect may owe none yet)
-        if self.episodes - self.last_target_update >= cfg.target_update_episodes:
+        if not cfg.target_tau and self.episodes - self.last_target_update >= cfg.target_update_episodes:
             self.target_agent.load_state_dict(self.agent.state_dict())
             self.target_mixer.load_state_dict(self.mixer.state_dict())
             self.last_target_update = self.episodes

@@ -97,7 +97,7 @@ LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
                         ("rollout_length", "rollout length"))),
     Learner("qmix", "algorithms.qmix", "algorithms.configs.qmix", "QMIXConfig", "QMIX", ("qmix",), "CTDE", "QMIX",
             expert=True, stochastic_policy=False,
-            table_rows=(("lr", "RMSprop learning rate"), ("batch_episodes", "batch (episodes)"),
+            table_rows=(("mixer", "mixer"), ("lr", "RMSprop learning rate"), ("batch_episodes", "batch (episodes)"),
                         ("buffer_episodes", "replay buffer (episodes)"),
                         ("epsilon_anneal_steps", "epsilon anneal steps"), ("epsilon_finish", "final epsilon"),
                         ("target_update_episodes", "target update (episodes)"),
@@ -114,11 +114,21 @@ LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
             "CentralPPO", ("ippo", "central_ppo"), "centralized", "centralized PPO", expert=True,
             table_rows=(("ppo_epochs", "PPO epochs"), ("clip", "PPO clip"), ("hidden_size", "hidden width"),
                         ("total_env_steps", "env steps"))),
+    # CESMA's expert on SMAX (App. E.1): one recurrent double DQN over the joint observation, Q_tot = sum of its heads
+    Learner("central_vdn", "algorithms.central_vdn", "algorithms.configs.central_vdn", "CentralVDNConfig",
+            "CentralVDN", ("qmix", "central_vdn"), "centralized", "centralized VDN", expert=True,
+            stochastic_policy=False,
+            table_rows=(("lr", "Adam learning rate"), ("weight_decay", "weight decay"),
+                        ("target_tau", "soft target tau"),
+                        ("env_steps_per_update", "env steps per gradient step"),
+                        ("batch_episodes", "batch (episodes)"), ("epsilon_anneal_episodes", "epsilon anneal episodes"),
+                        ("hidden_size", "hidden width"), ("total_env_steps", "env steps"))),
     # CESMA (Lin et al.): decentralized learners trained by multi-agent DAgger on the labels of a centralized expert
     Learner("cesma", "algorithms.cesma", "algorithms.configs.cesma", "CESMAConfig", "CESMA", ("cesma",),
             "decentralized", "CESMA (multi-agent DAgger)",
-            table_rows=(("hidden_size", "learner width (2 layers)"), ("lr", "Adam learning rate"),
-                        ("batch_records", "batch (joint records)"), ("k", "env steps per supervised step"),
+            table_rows=(("network", "learners"), ("hidden_size", "learner width"), ("lr", "Adam learning rate"),
+                        ("weight_decay", "weight decay"), ("batch_records", "batch (joint records; mlp)"),
+                        ("batch_episodes", "batch (episodes; shared_rnn)"), ("k", "env steps per supervised step"),
                         ("capacity", "buffer capacity (joint records)"), ("warmup_records", "warm-up records"),
                         ("buffer", "buffer"), ("acting", "acting of the learners"), ("num_envs", "parallel envs"),
                         ("total_env_steps", "env steps"))),
@@ -153,6 +163,11 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
     Arm("cesma", "cesma", "CESMA", {"buffer": "shared"}, consumes="expert", training="labels of a centralized expert"),
     Arm("cesma_per_agent_buffer", "cesma", "CESMA per-agent buffer", {"buffer": "per_agent"}, consumes="expert",
         training="labels of a centralized expert"),
+    Arm("central_vdn", "central_vdn", "centralized VDN"),
+    # pymarl's IQL (CESMA's SMAC baseline): QMIX's learner without a mixer; its agents act alone on their own
+    # observations, but train one network together
+    Arm("iql", "qmix", "IQL", {"mixer": "none"}, execution="decentralized",
+        training="one Q-network shared by all agents"),
 ]}
 
 

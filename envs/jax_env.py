@@ -225,6 +225,9 @@ class JaxBatchedEnv(BatchedEnv):
         return [np.asarray(x) for x in self._jax.device_get([*(self._joint_carry() or []), self._key])]
 
     def set_state(self, leaves: list[np.ndarray]) -> None:
+        if len(leaves) == 1 and np.shape(leaves[0]) == self._key.shape:  # saved before its first reset: the key only
+            self._key, self._carries = self._jnp.asarray(leaves[0], dtype=self._key.dtype), None
+            return
         if self._carries is None:
             self.reset()
         old = [*self._joint_carry(), self._key]

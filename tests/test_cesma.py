@@ -12,9 +12,11 @@ import yaml
 
 import envs
 from algorithms import registry
-from algorithms.cesma import CESMA, CESMAConfig, DecentralizedMLPPolicy, LabelBuffer, train
+from algorithms.cesma import (CESMA, CESMAConfig, DecentralizedMLPPolicy, EpisodeLabelBuffer, LabelBuffer,
+                              SharedRecurrentPolicy, train)
 from algorithms.central_ppo import CentralPPOConfig, train as train_central
-from algorithms.common.config import ConfigError, resolve
+from algorithms.central_vdn import CentralQAgent, CentralVDNConfig, train as train_vdn
+from algorithms.common.config import ConfigError, load_config, resolve
 from algorithms.common.networks import CentralizedActorCritic, IndependentActorCritic
 from algorithms.common.runio import atomic_torch_save, load_checkpoint
 from run_helpers import assert_same_run, train_killed_at_update
@@ -152,6 +154,120 @@ def test_dagger_executes_only_learner_actions_and_labels_come_from_the_joint_obs
     assert not torch.allclose(a, b)
 
 
+SMAX = "smax/3m"
+
+
+@pytest.fixture(scope="module")
+def smax_expert_path(tmp_path_factory):
+    """A centralized VDN expert with random weights on 3m."""
+    spec = envs.task_spec(SMAX)
+    torch.manual_seed(2)
+    net = CentralQAgent(spec.n_agents, spec.obs_dim, spec.n_actions, 32)
+    return write_checkpoint(tmp_path_factory.mktemp("expert") / "vdn.pt", "central_vdn", net, task=SMAX,
+                            config={"hidden_size": 32})
+
+
+def smax_config(expert, **keys):
+    """The shipped config's SMAX learners (the cesma block's smax/* overrides) at a small size."""
+    return load_config(CESMAConfig, "config/config.yaml", {
+        "task": SMAX, "expert": str(expert), "num_envs": 4, "batch_episodes": 4, "warmup_episodes": 4,
+        "capacity_episodes": 10, "total_env_steps": 600, "eval_interval": 300, "eval_episodes": 4,
+        "checkpoint_interval": 600, **keys}, section="cesma")
+
+
+def test_shared_recurrent_learners_read_their_own_inputs_only():
+    spec = envs.task_spec(SMAX)
+    K, A = spec.n_agents, spec.n_actions
+    torch.manual_seed(0)
+    net = SharedRecurrentPolicy(K, spec.obs_dim, A, hidden=16)
+    B, T = 4, 5
+    obs, last = torch.randn(B, T, K, spec.obs_dim), torch.randint(-1, A, (B, T, K))
+    avail = torch.ones(B, T, K, A, dtype=torch.bool)
+    base = net.episode_logits(obs, last, avail)
+    for j in range(K):
+        moved_obs, moved_last = obs.clone(), last.clone()
+        moved_obs[:, 0, j] += 1.0  # agent j's first observation and its later last action: only j's logits move
+        moved_last[:, 2, j] = (moved_last[:, 2, j] + 2) % A
+        for logits in (net.episode_logits(moved_obs, last, avail), net.episode_logits(obs, moved_last, avail)):
+            for k in range(K):
+                if k == j:
+                    assert not torch.allclose(logits[:, :, k], base[:, :, k])
+                else:
+                    torch.testing.assert_close(logits[:, :, k], base[:, :, k], rtol=0, atol=0)
+    h = net.initial_hidden(B)  # stepping equals the whole-episode pass
+    for t in range(T):
+        logits, _, h = net.step(obs[:, t], last[:, t], avail[:, t], h)
+        torch.testing.assert_close(logits, base[:, t], atol=1e-5, rtol=1e-5)
+
+
+def test_smax_dagger_stores_whole_episodes_labelled_from_the_joint_observation(smax_expert_path, monkeypatch):
+    algo = CESMA(smax_config(smax_expert_path))
+    assert algo.cfg.network == "shared_rnn" and algo.cfg.acting == "greedy" and algo.cfg.k == 20
+    chosen, executed, seen = [], [], []
+    real_actions, real_step = algo.learner_actions, algo.env.step
+    monkeypatch.setattr(algo, "learner_actions", lambda obs, avail: seen.append(obs.clone()) or
+                        chosen.append(real_actions(obs, avail)) or chosen[-1])
+    monkeypatch.setattr(algo.env, "step", lambda a: executed.append(torch.as_tensor(np.array(a)).long()) or
+                        real_step(a))
+    steps = algo.collect()["steps"]
+    assert torch.equal(torch.stack(executed), torch.stack(chosen))  # the expert's actions are never executed
+    buf, N = algo.buffer, algo.cfg.num_envs
+    assert buf.size == N and int(buf.filled[:N].sum()) == steps
+    # every episode stored from its start; its labels: the expert's greedy actions on the joint observation, its GRU
+    # run from a fresh memory along the learners' executed actions; greedy learners acted on their own history
+    expert, learners, K = algo.expert, algo.policy, algo.spec.n_agents
+    for i in range(N):
+        L = int(buf.filled[i].sum())
+        obs, action = torch.stack(seen)[:L, i][None], buf.action[i, :L].long()[None]  # (the buffer holds float16)
+        torch.testing.assert_close(buf.obs[i, :L].float(), obs[0], atol=1e-2, rtol=1e-3)
+        assert torch.equal(action[0], torch.stack(executed)[:L, i])
+        avail = buf.avail[i, :L][None]
+        h, last, hl = expert.initial_hidden(1), torch.full((1, K), -1), learners.initial_hidden(1)
+        for t in range(L):
+            q, _, h = expert.step(obs[:, t], last, avail[:, t], h)
+            assert torch.equal(q.argmax(-1)[0], buf.label[i, t].long()), (i, t)
+            logits, _, hl = learners.step(obs[:, t], last, avail[:, t], hl)
+            alive = buf.alive[i, t]
+            assert torch.equal(logits.argmax(-1)[0][alive], action[0, t][alive]), (i, t)
+            last = action[:, t]
+        assert not buf.alive[i, L:].any() and not buf.filled[i, L:].any()
+    assert (buf.label[:N] != buf.action[:N])[buf.alive[:N]].float().mean() > 0.2  # the random expert disagrees
+
+
+def test_episode_buffer_shared_and_per_agent_sampling():
+    buf = EpisodeLabelBuffer(6, T=5, K=3, obs_dim=1, n_actions=2)
+    for i in range(8):  # 8 episodes into 6 places: the oldest two are gone; episode i lasts 1 + i % 5 steps
+        L = 1 + i % 5
+        ep = {"obs": torch.full((1, 5, 3, 1), float(i)), "action": torch.zeros(1, 5, 3, dtype=torch.long),
+              "label": torch.zeros(1, 5, 3, dtype=torch.long), "alive": torch.zeros(1, 5, 3, dtype=torch.bool),
+              "avail": torch.ones(1, 5, 3, 2, dtype=torch.bool), "filled": torch.zeros(1, 5, dtype=torch.bool)}
+        ep["filled"][0, :L], ep["alive"][0, :L] = True, True
+        buf.insert(ep)
+    assert buf.size == 6 and sorted(buf.obs[:, 0, 0, 0].tolist()) == list(range(2, 8))
+    shared = buf.sample(64, torch.Generator().manual_seed(0), per_agent=False)
+    first = shared["obs"][:, 0, :, 0]
+    assert torch.equal(first[:, 0], first[:, 1]) and torch.equal(first[:, 0], first[:, 2])
+    # cut to the longest episode drawn; each drawn episode's own steps alive, its padding not
+    lengths = 1 + first[:, 0].long() % 5
+    assert shared["obs"].shape[1] == int(lengths.max())
+    assert torch.equal(shared["alive"][:, :, 0].sum(1), lengths)
+    own = buf.sample(64, torch.Generator().manual_seed(0), per_agent=True)["obs"][:, 0, :, 0]
+    assert not torch.equal(own[:, 0], own[:, 1])
+
+
+def test_smax_run_exact_resume(smax_expert_path, tmp_path, monkeypatch):
+    cfg = smax_config(smax_expert_path, buffer="per_agent", k=5)
+    rows = train(cfg, tmp_path / "a", progress=False)
+    assert rows[-1]["supervised_steps"] > 10 and rows[-1]["buffer_size"] == 10  # the buffer wrapped
+    assert "network: shared_rnn" in (tmp_path / "a" / "config.yaml").read_text()
+    net = SharedRecurrentPolicy.__name__
+    assert type(registry.learner("cesma").load().acting_policy(
+        load_checkpoint(tmp_path / "a" / "final_model.pt"))).__name__ == net
+    train_killed_at_update(monkeypatch, CESMA, 4, train, cfg, tmp_path / "b", progress=False)
+    train(cfg, tmp_path / "b", progress=False)
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
 def test_beta_mixture_executes_expert_actions(expert_path):
     algo = CESMA(resolve(CESMAConfig, {**SMALL, "expert": str(expert_path), "beta_start": 1.0}))
     labels = []
@@ -181,7 +297,7 @@ def test_run_outputs_and_exact_resume(expert_path, tmp_path, monkeypatch):
     rows = train(cfg, tmp_path / "a", progress=False)
     assert [r["env_steps"] for r in rows] == [0, 200, 400, 600]
     # warm from the 8th joint step of the 8 envs (64 records) on: 8 supervised steps (k = 1) after each of 68 steps
-    assert rows[-1]["supervised_steps"] == 68 * 8 and rows[-1]["buffer_records"] == 600
+    assert rows[-1]["supervised_steps"] == 68 * 8 and rows[-1]["buffer_size"] == 600
     resolved = (tmp_path / "a" / "config.yaml").read_text()
     assert "arm: cesma_per_agent_buffer" in resolved and "trained_env_steps: 1234" in resolved
     assert "assumed:\n- num_envs\n- capacity" in resolved
@@ -209,7 +325,7 @@ def test_exact_resume_mid_episode_with_k_and_a_wrapped_buffer(tmp_path, monkeypa
                                     torch_threads=1, checkpoint_interval=960))
     rows = train(cfg, tmp_path / "a", progress=False)
     # warm after 8 joint steps of the 8 envs (64 records); then one supervised step per 3 env steps, exactly
-    assert rows[-1]["supervised_steps"] == (1440 - 56) // 3 and rows[-1]["buffer_records"] == 1000
+    assert rows[-1]["supervised_steps"] == (1440 - 56) // 3 and rows[-1]["buffer_size"] == 1000
     killed = {}
     real_state = CESMA.training_state
 
@@ -284,3 +400,23 @@ def test_decentralized_learners_reach_a_trained_expert(tmp_path):
     assert gap > 6, f"the expert did not learn: {expert_return:.1f}"  # (measured: -40.3, a gap of 12.3)
     assert learner_return >= expert_return - 0.15 * gap, (learner_return, expert_return, rows[-1])
     assert rows[-1]["label_accuracy"] > 0.6
+
+
+def test_smax_learners_reach_a_trained_vdn_expert(tmp_path):
+    """The learning test on SMAX: the centralized VDN expert (the shipped config, App. E.1) trained for 200k steps of
+    3m, then 30k steps of DAgger into the shared recurrent learners (the shipped smax/* settings). The expert must
+    win at least 30% of its greedy episodes (measured: 0.55 of 128; random play wins none), and the learners' greedy
+    win rate (128 test episodes) must reach 80% of the expert's at one of their evaluations (measured: 0.59, 0.78,
+    0.69 at 10k, 20k, 30k on 32 episodes)."""
+    expert_cfg = load_config(CentralVDNConfig, "config/config.yaml", {
+        "task": SMAX, "total_env_steps": 200_000, "eval_interval": 100_000, "checkpoint_interval": 200_000,
+        "torch_threads": 1}, section="qmix,central_vdn")
+    train_vdn(expert_cfg, tmp_path / "expert", progress=False)
+    cfg = load_config(CESMAConfig, "config/config.yaml", {
+        "task": SMAX, "total_env_steps": 30_000, "eval_interval": 10_000, "eval_episodes": 128,
+        "expert": str(tmp_path / "expert" / "final_model.pt")}, section="cesma")
+    rows = train(cfg, tmp_path / "cesma", progress=False)
+    expert_win = yaml.safe_load((tmp_path / "cesma" / "config.yaml").read_text())["expert"]["greedy"]["test_win_rate"]
+    assert expert_win >= 0.3, f"the expert did not learn 3m: greedy win rate {expert_win}"
+    learners = [r["test_win_rate"] for r in rows[1:]]
+    assert max(learners) >= 0.8 * expert_win, (learners, expert_win)

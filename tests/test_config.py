@@ -13,6 +13,13 @@ def test_defaults_and_task_overrides():
     cfg = resolve(IPPOConfig, {"ppo_epochs": 4, "task_overrides": {"smax/5m_vs_6m": {"ppo_epochs": 10}}},
                   {"task": "smax/3m", "lr": 1e-3})
     assert (cfg.ppo_epochs, cfg.lr) == (4, 1e-3)
+    # a backend's overrides (smax/*) apply to its every task, under the task's own
+    family = {"ppo_epochs": 4, "task_overrides": {"smax/*": {"ppo_epochs": 7, "clip": 0.1},
+                                                  "smax/5m_vs_6m": {"ppo_epochs": 10}}}
+    assert resolve(IPPOConfig, family, {"task": "smax/3m"}).ppo_epochs == 7
+    cfg = resolve(IPPOConfig, family, {"task": "smax/5m_vs_6m"})
+    assert (cfg.ppo_epochs, cfg.clip) == (10, 0.1)
+    assert resolve(IPPOConfig, family, {"task": "mpe/spread_3"}).ppo_epochs == 4
 
 
 def test_paper_table_in_shipped_config():

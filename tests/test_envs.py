@@ -138,6 +138,14 @@ def test_seeding_and_state_roundtrip():
     again = [a.step(x).obs for x in acts]
     for x, y in zip(first, again):
         np.testing.assert_array_equal(x, y)
+    # the state of envs never reset (a run saved before its first collect) is their key: restored, the envs are
+    # never-reset ones again, and their first reset is the original's
+    fresh, other = envs.make("smax/3m", num_envs=8, seed=5), envs.make("smax/3m", num_envs=8, seed=6)
+    other.reset()
+    other.set_state(fresh.get_state())
+    with pytest.raises(RuntimeError, match="call reset"):
+        other.step(acts[0])
+    np.testing.assert_array_equal(other.reset().obs, fresh.reset().obs)
 
 
 def test_reward_scale_and_win_detection():

@@ -42,21 +42,21 @@ def write_config(workdir, quick: dict) -> None:
 
 FIGURES = ["ablation", "ablation_summary", "main_results", "gail_reward", "bc_pretraining", "demo_quality",
            "state_action", "aggregate", "magail", "magail_generator", "mpe_spread", "cesma_decentralization",
-           "cesma_buffer"]
+           "cesma_buffer", "cesma_smax"]
 
 
 def test_dry_run_full_run_and_rerun_triggers(workdir):
     # the default target (the README's main command): every figure and table of the paper; experts ->
     # demonstrations -> arms -> rliable -> figures
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"all": 1, "train_expert": 6, "sample_demonstrations": 11, "train_arm": 64,
-                    "aggregate_experiment": 12, "aggregate_across_tasks": 1, "results_table": 1,
+    assert plan == {"all": 1, "train_expert": 7, "sample_demonstrations": 11, "train_arm": 68,
+                    "aggregate_experiment": 13, "aggregate_across_tasks": 1, "results_table": 1,
                     "hyperparameter_tables": 1, "expert_fraction_table": 1, "results_table_page": 1,
                     "hyperparameters_table_page": 1, "software_versions": 1, "plot_ablation": 1,
                     "plot_main_results": 1, "plot_gail_reward": 1,
                     "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1,
                     "plot_magail": 1, "plot_magail_generator": 1, "plot_mpe_spread": 1,
-                    "plot_cesma_decentralization": 1, "plot_cesma_buffer": 1}
+                    "plot_cesma_decentralization": 1, "plot_cesma_buffer": 1, "plot_cesma_smax": 1}
     snakemake(workdir)
     for fig in FIGURES:
         assert (workdir / "figures" / "quick" / f"{fig}.pdf").read_bytes()[:4] == b"%PDF", fig
@@ -113,14 +113,22 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert run["config"]["expert"].endswith("experts/central_ppo/mpe/spread_3/seed100/checkpoints/step_2048.pt")
     # CESMA's table: every arm of its experiment against the expert's score (an expert of 2048 steps is usually no
     # better than random: then its fractions are left empty and the table says why)
-    cesma_table = pd.read_csv(out / "tables" / "cesma.csv")
-    assert list(cesma_table.arm) == ["ippo", "mappo", "central_ppo", "cesma"]
-    assert (cesma_table.expert == "central_ppo").all() and (cesma_table.expert_training_steps == 2048).all()
-    if cesma_table.expert_score.iloc[0] > 0:
-        assert np.isfinite(cesma_table.fraction_of_expert).all()
-    else:
-        assert cesma_table.fraction_of_expert.isna().all()
-        assert "expert not above random" in (out / "tables" / "cesma.tex").read_text()
+    # On SMAX (cesma_smax) the expert is the centralized VDN and the learners the shared recurrent network.
+    table = pd.read_csv(out / "tables" / "cesma.csv")
+    mpe_arms = [("mpe/spread_3", a) for a in ("ippo", "mappo", "central_ppo", "cesma")]
+    assert list(zip(table.task, table.arm)) == mpe_arms + [("smax/3m", "iql"), ("smax/3m", "cesma")]
+    assert list(table.expert) == ["central_ppo"] * 4 + ["central_vdn"] * 2
+    assert (table.expert_training_steps == 2048).all()
+    for _, cesma_table in table.groupby("task"):
+        if cesma_table.expert_score.iloc[0] > 0:
+            assert np.isfinite(cesma_table.fraction_of_expert).all()
+        else:
+            assert cesma_table.fraction_of_expert.isna().all()
+            assert "expert not above random" in (out / "tables" / "cesma.tex").read_text()
+    smax_run = yaml.safe_load((out / "arms/smax/3m/cesma/expert-central_vdn-2048/seed0/config.yaml").read_text())
+    assert smax_run["config"]["network"] == "shared_rnn" and smax_run["config"]["k"] == 20
+    iql = pd.read_csv(experiments / "cesma_smax" / "smax" / "3m" / "summary.csv").set_index("arm").loc["iql"]
+    assert iql.execution == "decentralized; one Q-network shared by all agents"
     assert "Nothing to be done" in snakemake(workdir, "-n")
     # the report: every figure and table of the run with its caption from the config, in one offline HTML file
     snakemake(workdir, "--report", "results/quick/report.html")

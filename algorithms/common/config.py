@@ -99,16 +99,20 @@ def build_config(cls, values: dict[str, Any]):
 
 
 def resolve(cls, file_values: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None):
-    """Merge: dataclass defaults <- file (top-level keys) <- file's ``task_overrides[task]`` <- overrides."""
+    """Merge: dataclass defaults <- file (top-level keys) <- file's ``task_overrides`` of the task's backend
+    (``smax/*``) <- those of the task <- overrides."""
     values = dict(file_values or {})
     per_task = values.pop("task_overrides", {}) or {}
     if not isinstance(per_task, dict):
         raise ConfigError(f"task_overrides must be a mapping task -> {{key: value}}, got {per_task!r}")
     overrides = dict(overrides or {})
     task = overrides.get("task", values.get("task", cls.__dataclass_fields__["task"].default))
-    task_values = per_task.get(task, {}) or {}
-    if not isinstance(task_values, dict):
-        raise ConfigError(f"task_overrides[{task!r}] must be a mapping, got {task_values!r}")
+    task_values: dict[str, Any] = {}
+    for key in (f"{str(task).split('/')[0]}/*", task):
+        found = per_task.get(key, {}) or {}
+        if not isinstance(found, dict):
+            raise ConfigError(f"task_overrides[{key!r}] must be a mapping, got {found!r}")
+        task_values.update(found)
     return build_config(cls, {**values, **task_values, **overrides})
 
 

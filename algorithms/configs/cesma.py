@@ -1,6 +1,7 @@
 """CESMA's multi-agent DAgger config (``algorithms/cesma.py``) and its resource estimate. Torch-free (see
 ``algorithms/configs/__init__.py``). Values from Lin et al. App. E (cooperative navigation, 3 agents: 2x128 MLP
-learners, batch 32, Adam 1e-3, k = 1); every value the paper does not give is marked assumed."""
+learners, batch 32, Adam 1e-3, k = 1) as defaults; on SMAX (the config block's ``smax/*`` overrides) App. E.1's
+recurrent learners. Every value the paper does not give is marked assumed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +11,9 @@ from algorithms.common.config import _f, check, checked_task_spec
 
 # Config keys whose values no source gives (the run's config.yaml lists them under ``assumed``).
 ASSUMED = ("num_envs", "capacity", "warmup_records", "acting", "expert_labels", "weight_decay",
-           "total_env_steps (a fixed budget, as every arm's, instead of the paper's stop once the expert is matched)")
+           "total_env_steps (a fixed budget, as every arm's, instead of the paper's stop once the expert is matched)",
+           "capacity_episodes and warmup_episodes (shared_rnn)",
+           "shared_rnn: each env plays whole episodes from their start and the supervised steps due run after them")
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,12 @@ class CESMAConfig:
     expert: str | None = _f(None, "the centralized expert's checkpoint (.pt of a centralized learner, e.g. "
                                   "central_ppo, of this task); the workflow fills it from the run's typed input")
     num_envs: int = _f(8, "assumed: parallel envs the learners act in (the paper: one)")
-    hidden_size: int = _f(128, "width of each learner's two hidden layers (App. E: 2x128 on cooperative navigation)")
+    network: Literal["mlp", "shared_rnn"] = _f(
+        "mlp", "the learners. mlp: K independent MLPs, each on its own observation (App. E, MPE), trained on joint "
+        "records; shared_rnn: pymarl's recurrent agent network (FC-GRU-FC on its own observation, last action and "
+        "agent id), one for all agents (App. E.1, SMAC), trained on whole episodes")
+    hidden_size: int = _f(128, "width of each learner's two hidden layers (App. E: 2x128 on cooperative navigation); "
+                               "shared_rnn: its FC and GRU width (App. E.1: 64)")
     lr: float = _f(1e-3, "Adam learning rate of every learner (App. E)")
     weight_decay: float = _f(0.0, "assumed on MPE: Adam weight decay (App. E: 1e-4 on SMAC, none given on MPE)")
     batch_records: int = _f(32, "joint records per supervised step (App. E: 32)")
@@ -32,6 +40,10 @@ class CESMAConfig:
     capacity: int = _f(1_000_000, "assumed: buffer capacity in joint records; the oldest are overwritten first")
     warmup_records: int = _f(1000, "assumed: records the buffer holds before the first supervised step ('sufficiently "
                                    "large'); at least batch_records")
+    batch_episodes: int = _f(32, "shared_rnn: whole episodes per supervised step (App. E.1: batch 32)")
+    capacity_episodes: int = _f(5000, "assumed, shared_rnn: buffer capacity in episodes (pymarl's)")
+    warmup_episodes: int = _f(32, "assumed, shared_rnn: episodes the buffer holds before the first supervised step "
+                                  "(one batch)")
     buffer: Literal["shared", "per_agent"] = _f(
         "shared", "shared: one buffer of joint records, every learner trains on the same sampled time steps (Alg. 1); "
         "per_agent: each learner holds its own (o_i, a*_i) pairs and draws its batch independently (App. A.1)")
@@ -65,12 +77,19 @@ class CESMAConfig:
         check(self.downweight > 0, f"downweight must be > 0, got {self.downweight}")
         check(0 <= self.beta_start <= 1, f"beta_start must be in [0, 1], got {self.beta_start}")
         check(self.beta_decay_steps >= 0, f"beta_decay_steps must be >= 0, got {self.beta_decay_steps}")
-        check(self.batch_records <= self.warmup_records <= self.capacity,
-              f"need batch_records <= warmup_records <= capacity, got {self.batch_records}, {self.warmup_records}, "
-              f"{self.capacity}")
-        check(self.warmup_records <= self.total_env_steps,
-              f"warmup_records {self.warmup_records} exceeds total_env_steps {self.total_env_steps}: no supervised "
-              f"step would run")
+        for name in ["batch_episodes", "capacity_episodes", "warmup_episodes"]:
+            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        if self.network == "mlp":  # its buffer holds joint records
+            check(self.batch_records <= self.warmup_records <= self.capacity,
+                  f"need batch_records <= warmup_records <= capacity, got {self.batch_records}, "
+                  f"{self.warmup_records}, {self.capacity}")
+            check(self.warmup_records <= self.total_env_steps,
+                  f"warmup_records {self.warmup_records} exceeds total_env_steps {self.total_env_steps}: no "
+                  f"supervised step would run")
+        else:  # whole episodes
+            check(self.batch_episodes <= self.warmup_episodes <= self.capacity_episodes,
+                  f"need batch_episodes <= warmup_episodes <= capacity_episodes, got {self.batch_episodes}, "
+                  f"{self.warmup_episodes}, {self.capacity_episodes}")
         check(self.capacity >= self.num_envs, f"capacity {self.capacity} must hold one joint step of the "
                                               f"{self.num_envs} envs")
         check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
@@ -82,14 +101,24 @@ class CESMAConfig:
 
 
 def buffer_nbytes(capacity: int, K: int, obs_dim: int, n_actions: int) -> int:
-    """Bytes of the DAgger buffer (``algorithms.cesma.LabelBuffer``): float32 observations, int64 labels, bool alive
-    flags and action masks."""
+    """Bytes of the mlp learners' DAgger buffer (``algorithms.cesma.LabelBuffer``): float32 observations, int64
+    labels, bool alive flags and action masks."""
     return capacity * K * (4 * obs_dim + 8 + 1 + n_actions)
 
 
+def episode_buffer_nbytes(capacity: int, T: int, K: int, obs_dim: int, n_actions: int) -> int:
+    """Bytes of the shared_rnn learners' buffer (``algorithms.cesma.EpisodeLabelBuffer``): float16 observations,
+    int16 actions and labels, bool alive flags, action masks and filled steps, per episode of T steps."""
+    return capacity * T * (K * (2 * obs_dim + 2 + 2 + 1 + n_actions) + 1)
+
+
 def resources(hp: dict, spec) -> tuple[int, int]:
-    """(memory MB, runtime minutes) for one run: ~1.5 GB of process plus the buffer (at most the budget's records);
-    wall time at a conservative 500 env steps/s (one supervised step per k env steps)."""
-    records = min(hp["capacity"], hp["total_env_steps"])
-    size = buffer_nbytes(records, spec.n_agents, spec.obs_dim, spec.n_actions)
+    """(memory MB, runtime minutes) for one run: ~1.5 GB of process plus the buffer (at most the budget's records or
+    episodes); wall time at a conservative 500 env steps/s (one supervised step per k env steps)."""
+    if hp.get("network", "mlp") == "shared_rnn":
+        episodes = min(hp["capacity_episodes"], hp["total_env_steps"])
+        size = episode_buffer_nbytes(episodes, spec.episode_limit, spec.n_agents, spec.obs_dim, spec.n_actions)
+    else:
+        records = min(hp["capacity"], hp["total_env_steps"])
+        size = buffer_nbytes(records, spec.n_agents, spec.obs_dim, spec.n_actions)
     return int(1500 + 2 * size / 2**20), max(30, int(hp["total_env_steps"] / 500 / 60 * 1.5))

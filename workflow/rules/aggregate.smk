@@ -73,8 +73,7 @@ rule results_table:
 # An expert-taught family's table (CESMA's: results/tables/cesma.{csv,tex}; config tables.expert_fraction).
 rule expert_fraction_table:
     input:
-        [f"{RESULTS}/experiments/{EXPERT_TABLE['experiment']}/{task}/summary.csv"
-         for task in EXPERIMENTS.get(EXPERT_TABLE["experiment"], [])],
+        EXPERT_TABLE_INPUTS,
     output:
         csv=table(EXPERT_TABLE["name"], "csv"),
         tex=table(EXPERT_TABLE["name"], "tex"),

@@ -308,19 +308,21 @@ def check_experiments() -> None:
         modes = [block["mode"]] + [o.get("mode", block["mode"]) for o in (block.get("task_overrides") or {}).values()]
         if not registry.learner(expert).stochastic_policy and "stochastic" in modes:
             raise ValueError(f"demos.sampling.{expert}: {expert} has no stochastic policy; use mode epsilon_greedy")
-    taught_by = EXPERT_TABLE["experiment"]
-    for task, runs in EXPERIMENTS.get(taught_by, {}).items():  # (a config without that experiment has no such table)
-        taught = {inp for _, inp in runs if parse_input(inp)[0] == "expert"}
-        if len(taught) != 1:
-            raise ValueError(f"tables.expert_fraction.experiment: {taught_by} needs exactly one expert input on each "
-                             f"task (its runs' fractions of the expert's score); on {task} it has "
-                             f"{sorted(taught) or 'none'}")
+    for taught_by in EXPERT_TABLE["experiments"]:
+        for task, runs in EXPERIMENTS.get(taught_by, {}).items():  # (a config without it has no such rows)
+            taught = {inp for _, inp in runs if parse_input(inp)[0] == "expert"}
+            if len(taught) != 1:
+                raise ValueError(f"tables.expert_fraction.experiments: {taught_by} needs exactly one expert input on "
+                                 f"each task (its runs' fractions of the expert's score); on {task} it has "
+                                 f"{sorted(taught) or 'none'}")
 
 
-# The table of an expert-taught family (CESMA's): its file name, the experiment it summarises and the fraction of the
-# expert's score whose first crossing it reports
-EXPERT_TABLE = config["tables"].get("expert_fraction") or {"name": "", "experiment": "", "reach_fraction": 0.95}
+# The table of an expert-taught family (CESMA's): its file name, the experiments it summarises (those of this config)
+# and the fraction of the expert's score whose first crossing it reports
+EXPERT_TABLE = config["tables"].get("expert_fraction") or {"name": "", "experiments": [], "reach_fraction": 0.95}
 check_experiments()
+EXPERT_TABLE_INPUTS = [f"{RESULTS}/experiments/{name}/{task}/summary.csv" for name in EXPERT_TABLE["experiments"]
+                       for task in EXPERIMENTS.get(name, [])]
 
 
 # ---------------------------------------------------------------------------------------------- tables

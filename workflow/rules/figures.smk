@@ -98,7 +98,7 @@ rule tables:
     input:
         table("results", "tex"),
         table("hyperparameters", "tex"),
-        [table(EXPERT_TABLE["name"], "tex")] if EXPERT_TABLE["experiment"] in EXPERIMENTS else [],
+        [table(EXPERT_TABLE["name"], "tex")] if EXPERT_TABLE_INPUTS else [],
         f"{RESULTS}/report/results.html",
         f"{RESULTS}/report/hyperparameters.html",
     localrule: True

@@ -1,4 +1,4 @@
-"""The table of an expert-taught family (CESMA's: results/tables/cesma.{csv,tex}): per task of its experiment, the
+"""The table of an expert-taught family (CESMA's: results/tables/cesma.{csv,tex}): per task of its experiments, the
 expert's greedy score and training steps, and for every arm its final score as a fraction of the expert's (IQM of
 the normalised final score and its 95% CI, each divided by the expert's normalised score) and the env steps at which
 its IQM learning curve first reaches ``--reach`` (0.95) of the expert's score ("—": not within its budget). Decentralization steps are counted on the same axis as every other

@@ -72,7 +72,8 @@ class CentralVDN(QMIX):
         self.run_metadata = {**self.run_metadata, "assumed": [
             "joint input: every agent's observation and one-hot last action concatenated (pymarl's agent inputs; "
             "the paper says 'the concatenation of all agents' observations')",
-            "replay buffer of 5000 episodes, gradient clip 10, gamma 0.99 (pymarl's defaults)"]}
+            f"replay buffer of {cfg.buffer_episodes} episodes, gradient clip {cfg.max_grad_norm}, gamma "
+            f"{cfg.gamma} (pymarl's defaults: 5000, 10, 0.99)"]}
 
 
 def acting_policy(ckpt: dict) -> QMIXPolicy:

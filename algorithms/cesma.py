@@ -425,9 +425,10 @@ class CESMA:
         return self.policy.episode_logits(batch["obs"], last_action, batch["avail"])
 
     def supervised_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Sum over learners of each one's weighted cross-entropy on its living steps, normalised by its own weight:
-        with separate networks (mlp) learner k's gradient is that of its own loss only. -> (loss, per-learner losses
-        [K], logits [..., K, A])."""
+        """mlp: the sum over learners of each one's weighted cross-entropy on its living steps, normalised by its own
+        weight, so that learner k's gradient is that of its own loss only. shared_rnn (one network): the weighted mean
+        over all living agent-steps (a sum of K means would scale the gradient by K and weaken the weight decay
+        K times under Adam). -> (loss, per-learner losses [K], logits [..., K, A])."""
         cfg = self.cfg
         logits = self.batch_logits(batch)
         K, A = logits.shape[-2:]
@@ -436,6 +437,8 @@ class CESMA:
         if cfg.downweight != 1.0:
             weight = weight * torch.where(batch["label"].reshape(-1, K) == cfg.downweighted_action, cfg.downweight, 1.0)
         per_learner = (ce * weight).sum(0) / weight.sum(0).clamp(min=1e-8)
+        if cfg.network == "shared_rnn":
+            return (ce * weight).sum() / weight.sum().clamp(min=1e-8), per_learner, logits
         return per_learner.sum(), per_learner, logits
 
     def supervised_step(self) -> dict:
@@ -449,7 +452,8 @@ class CESMA:
         self.supervised_steps += 1
         alive = batch["alive"]  # accuracy of the labels by the logits before this step (not yet fitted to them)
         accuracy = float(((logits.detach().argmax(-1) == batch["label"]) & alive).sum() / alive.sum().clamp(min=1))
-        return {"ce_loss": float(loss.detach()) / self.spec.n_agents, "label_accuracy": accuracy}
+        per_agent_mean = float(loss.detach()) / (self.spec.n_agents if cfg.network == "mlp" else 1)
+        return {"ce_loss": per_agent_mean, "label_accuracy": accuracy}
 
     def update(self) -> dict:
         """The supervised steps ran inside ``collect`` (one every k env steps, Alg. 1): their mean statistics."""

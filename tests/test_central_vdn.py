@@ -28,6 +28,7 @@ def _batch(algo, n=3, T=6, lengths=(6, 4, 3), terminated=(False, True, False), s
          "filled": torch.zeros(n, T, dtype=torch.bool)}
     for i, (L, term) in enumerate(zip(lengths, terminated)):
         b["filled"][i, :L], b["terminated"][i, L - 1] = True, term
+    b["terminated"][0, 2] = True  # a terminated step is never bootstrapped, wherever it falls
     b["avail"][:, :, :, 2] = False  # never the bootstrap action
     with torch.no_grad():
         for p in algo.target_agent.parameters():  # targets differ from the online network
@@ -45,7 +46,7 @@ def _plain_targets(algo, b, sum_heads: bool):
         L = int(b["filled"][i].sum())
         for t in range(L):
             value = torch.zeros(K)
-            if t < L - 1:  # the last step of an episode (terminated or truncated) is not bootstrapped
+            if t < L - 1 and not b["terminated"][i, t]:  # nor is the last step of an episode (truncated too)
                 a_star = q[i, t + 1].masked_fill(~b["avail"][i, t + 1], -1e10).argmax(-1)
                 assert (a_star != 2).all()
                 value = 0.99 * qt[i, t + 1].gather(-1, a_star.unsqueeze(-1)).squeeze(-1)
@@ -150,6 +151,12 @@ def test_central_vdn_config_checks():
     with pytest.raises(ConfigError, match="set one gradient-step cadence: env_steps_per_update 20 or "
                                           "updates_per_episode 0.5"):
         resolve(CentralVDNConfig, {**SMALL, "updates_per_episode": 0.5})
+    with pytest.raises(ConfigError, match="set one gradient-step cadence: env_steps_per_update 0 or "
+                                          "updates_per_episode 0.0"):  # neither: it would never train
+        resolve(CentralVDNConfig, {**SMALL, "env_steps_per_update": 0})
+    # the settings a run never reads go to the workflow at their defaults (changing them reruns nothing)
+    assert set(resolve(CentralVDNConfig, SMALL).unused_keys()) == {
+        "mixing_embed_dim", "hypernet_embed", "rms_alpha", "rms_eps", "target_update_episodes", "epsilon_anneal_steps"}
 
 
 def test_iql_targets_are_each_agents_own():

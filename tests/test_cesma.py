@@ -215,21 +215,25 @@ def test_smax_dagger_stores_whole_episodes_labelled_from_the_joint_observation(s
     assert buf.size == N and int(buf.filled[:N].sum()) == steps
     # every episode stored from its start; its labels: the expert's greedy actions on the joint observation, its GRU
     # run from a fresh memory along the learners' executed actions; greedy learners acted on their own history
+    # (replayed on all N envs at once, as collected: the same matrix shapes, so the same rounding)
     expert, learners, K = algo.expert, algo.policy, algo.spec.n_agents
-    for i in range(N):
-        L = int(buf.filled[i].sum())
-        obs, action = torch.stack(seen)[:L, i][None], buf.action[i, :L].long()[None]  # (the buffer holds float16)
-        torch.testing.assert_close(buf.obs[i, :L].float(), obs[0], atol=1e-2, rtol=1e-3)
-        assert torch.equal(action[0], torch.stack(executed)[:L, i])
-        avail = buf.avail[i, :L][None]
-        h, last, hl = expert.initial_hidden(1), torch.full((1, K), -1), learners.initial_hidden(1)
-        for t in range(L):
-            q, _, h = expert.step(obs[:, t], last, avail[:, t], h)
-            assert torch.equal(q.argmax(-1)[0], buf.label[i, t].long()), (i, t)
-            logits, _, hl = learners.step(obs[:, t], last, avail[:, t], hl)
+    seen, executed = torch.stack(seen), torch.stack(executed)  # [T', N, ...]: every env's steps, past its end too
+    lengths = buf.filled[:N].sum(1)
+    h, last, hl = expert.initial_hidden(N), torch.full((N, K), -1), learners.initial_hidden(N)
+    for t in range(seen.shape[0]):
+        inside = t < lengths  # [N]: the envs whose stored episode holds step t
+        avail = torch.where(inside[:, None, None], buf.avail[:N, t], True)
+        q, _, h = expert.step(seen[t], last, avail, h)
+        logits, _, hl = learners.step(seen[t], last, avail, hl)
+        for i in torch.nonzero(inside).flatten().tolist():
+            torch.testing.assert_close(buf.obs[i, t].float(), seen[t, i], atol=1e-2, rtol=1e-3)  # (float16)
+            assert torch.equal(buf.action[i, t].long(), executed[t, i])
+            assert torch.equal(q.argmax(-1)[i], buf.label[i, t].long()), (i, t)
             alive = buf.alive[i, t]
-            assert torch.equal(logits.argmax(-1)[0][alive], action[0, t][alive]), (i, t)
-            last = action[:, t]
+            assert torch.equal(logits.argmax(-1)[i][alive], executed[t, i][alive]), (i, t)
+        last = executed[t]
+    for i in range(N):
+        L = int(lengths[i])
         assert not buf.alive[i, L:].any() and not buf.filled[i, L:].any()
     assert (buf.label[:N] != buf.action[:N])[buf.alive[:N]].float().mean() > 0.2  # the random expert disagrees
 

@@ -10,7 +10,7 @@ from typing import Literal
 from algorithms.common.config import _f, check, checked_task_spec
 
 # Config keys whose values no source gives (the run's config.yaml lists them under ``assumed``).
-ASSUMED = ("num_envs", "capacity", "warmup_records", "acting", "expert_labels", "weight_decay",
+ASSUMED = ("num_envs", "capacity", "warmup_records", "acting (MPE)", "expert_labels", "weight_decay (MPE)",
            "total_env_steps (a fixed budget, as every arm's, instead of the paper's stop once the expert is matched)",
            "capacity_episodes and warmup_episodes (shared_rnn)",
            "shared_rnn: each env plays whole episodes from their start and the supervised steps due run after them")
@@ -86,18 +86,30 @@ class CESMAConfig:
             check(self.warmup_records <= self.total_env_steps,
                   f"warmup_records {self.warmup_records} exceeds total_env_steps {self.total_env_steps}: no "
                   f"supervised step would run")
+            check(self.capacity >= self.num_envs, f"capacity {self.capacity} must hold one joint step of the "
+                                                  f"{self.num_envs} envs")
         else:  # whole episodes
             check(self.batch_episodes <= self.warmup_episodes <= self.capacity_episodes,
                   f"need batch_episodes <= warmup_episodes <= capacity_episodes, got {self.batch_episodes}, "
                   f"{self.warmup_episodes}, {self.capacity_episodes}")
-        check(self.capacity >= self.num_envs, f"capacity {self.capacity} must hold one joint step of the "
-                                              f"{self.num_envs} envs")
+            check(self.capacity_episodes >= self.num_envs, f"capacity_episodes {self.capacity_episodes} must hold "
+                                                           f"one collect's {self.num_envs} episodes")
+            check(self.warmup_episodes <= self.total_env_steps,
+                  f"warmup_episodes {self.warmup_episodes} exceeds total_env_steps {self.total_env_steps}: no "
+                  f"supervised step would run")
         check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
         check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         spec = checked_task_spec(self.task)
         check(0 <= self.downweighted_action < spec.n_actions,
               f"downweighted_action {self.downweighted_action} is not an action of {self.task} "
               f"(0..{spec.n_actions - 1})")
+
+    def unused_keys(self) -> list[str]:
+        """The other network's buffer settings: the workflow sends them at their defaults, so changing one reruns
+        only the runs that use it."""
+        if self.network == "mlp":
+            return ["batch_episodes", "capacity_episodes", "warmup_episodes"]
+        return ["batch_records", "capacity", "warmup_records"]
 
 
 def buffer_nbytes(capacity: int, K: int, obs_dim: int, n_actions: int) -> int:

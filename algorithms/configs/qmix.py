@@ -68,7 +68,7 @@ class QMIXConfig:
         check(self.updates_per_episode >= 0, f"updates_per_episode must be >= 0, got {self.updates_per_episode}")
         for name in ["env_steps_per_update", "epsilon_anneal_episodes", "weight_decay"]:
             check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
-        check(self.env_steps_per_update == 0 or self.updates_per_episode == 0,
+        check((self.env_steps_per_update == 0) != (self.updates_per_episode == 0),
               f"set one gradient-step cadence: env_steps_per_update {self.env_steps_per_update} or "
               f"updates_per_episode {self.updates_per_episode}, the other to 0")
         check(0 <= self.target_tau <= 1, f"target_tau must be in [0, 1], got {self.target_tau}")
@@ -77,6 +77,20 @@ class QMIXConfig:
         check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
         check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         checked_task_spec(self.task)
+
+    def unused_keys(self) -> list[str]:
+        """The settings this run never reads: the workflow sends them at their defaults, so changing one in the
+        config reruns only the runs that use it."""
+        keys = []
+        if self.mixer != "monotonic":
+            keys += ["mixing_embed_dim", "hypernet_embed"]
+        if self.optimizer != "rmsprop":
+            keys += ["rms_alpha", "rms_eps"]
+        if self.target_tau:
+            keys.append("target_update_episodes")
+        if self.epsilon_anneal_episodes:
+            keys.append("epsilon_anneal_steps")
+        return keys
 
 
 def replay_buffer_nbytes(capacity: int, T: int, K: int, obs_dim: int, state_dim: int, n_actions: int) -> int:

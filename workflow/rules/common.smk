@@ -120,8 +120,9 @@ def demo_sampling(expert: str, task: str) -> dict:
     """How ``expert`` acts while sampled on ``task``: its sampling block with that task's override (epsilon only
     where it is used, so it triggers no reruns of stochastic sampling)."""
     block = dict(config["demos"]["sampling"][expert])
+    overrides = block.get("task_overrides") or {}
     out = {**{k: v for k, v in block.items() if k != "task_overrides"},
-           **(block.get("task_overrides") or {}).get(task, {})}
+           **overrides.get(f"{task.split('/')[0]}/*", {}), **overrides.get(task, {})}
     if out["mode"] == "stochastic":
         out["epsilon"] = 0.0
     return out
@@ -309,7 +310,10 @@ def check_experiments() -> None:
         if not registry.learner(expert).stochastic_policy and "stochastic" in modes:
             raise ValueError(f"demos.sampling.{expert}: {expert} has no stochastic policy; use mode epsilon_greedy")
     for taught_by in EXPERT_TABLE["experiments"]:
-        for task, runs in EXPERIMENTS.get(taught_by, {}).items():  # (a config without it has no such rows)
+        if taught_by not in config["experiments"]:
+            raise ValueError(f"tables.expert_fraction.experiments: unknown experiment {taught_by!r}; allowed: "
+                             f"{', '.join(config['experiments'])}")
+        for task, runs in EXPERIMENTS[taught_by].items():
             taught = {inp for _, inp in runs if parse_input(inp)[0] == "expert"}
             if len(taught) != 1:
                 raise ValueError(f"tables.expert_fraction.experiments: {taught_by} needs exactly one expert input on "

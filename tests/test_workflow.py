@@ -81,8 +81,9 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert "torch" in (out / "report" / "software_versions.html").read_text()
     # every arm of every experiment on every one of its tasks, each once: on 3m the ablation's 10, then MAPPO, QMIX,
     # DM² with QMIX demonstrations, DM²+SIL, BC+IPPO, BC+DM², the state-action discriminator, the three MAGAIL arms,
-    # MAGAIL on MAPPO's generator (the quality sweep's runs are the ablation's); on 3s_vs_4z the 6 main arms
-    assert len(results[results.task == "smax/3m"]) == 21 and len(results[results.task == "smax/3s_vs_4z"]) == 6
+    # MAGAIL on MAPPO's generator (the quality sweep's runs are the ablation's), IQL and CESMA taught by the VDN expert
+    # (cesma_smax); on 3s_vs_4z the 6 main arms
+    assert len(results[results.task == "smax/3m"]) == 23 and len(results[results.task == "smax/3s_vs_4z"]) == 6
     # MAGAIL's three discriminators, labelled with their execution mode; MPE scored by its normalised return
     magail = pd.read_csv(experiments / "magail" / "smax" / "3m" / "summary.csv").set_index("arm")
     assert list(magail.index) == ["ippo", "dm2", "magail_dec", "magail_cent", "magail_single"]

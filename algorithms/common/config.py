@@ -107,13 +107,18 @@ def resolve(cls, file_values: dict[str, Any] | None = None, overrides: dict[str,
         raise ConfigError(f"task_overrides must be a mapping task -> {{key: value}}, got {per_task!r}")
     overrides = dict(overrides or {})
     task = overrides.get("task", values.get("task", cls.__dataclass_fields__["task"].default))
-    task_values: dict[str, Any] = {}
+    return build_config(cls, {**values, **task_override_values(per_task, task), **overrides})
+
+
+def task_override_values(per_task: dict[str, Any], task: str) -> dict[str, Any]:
+    """The values ``task_overrides`` give ``task``: its backend's (``smax/*``), then its own over them."""
+    values: dict[str, Any] = {}
     for key in (f"{str(task).split('/')[0]}/*", task):
         found = per_task.get(key, {}) or {}
         if not isinstance(found, dict):
             raise ConfigError(f"task_overrides[{key!r}] must be a mapping, got {found!r}")
-        task_values.update(found)
-    return build_config(cls, {**values, **task_values, **overrides})
+        values.update(found)
+    return values
 
 
 def merge_sections(document: dict[str, Any], names: list[str], source: str = "config") -> dict[str, Any]:

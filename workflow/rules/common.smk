@@ -8,7 +8,7 @@ sys.path.insert(0, workflow.basedir)
 
 from algorithms import registry  # noqa: E402
 from algorithms.registry import STYLES, demos_input, expert_input, parse_input  # noqa: E402
-from algorithms.common.config import ConfigError, merge_sections, resolve  # noqa: E402
+from algorithms.common.config import ConfigError, merge_sections, resolve, task_override_values  # noqa: E402
 
 PYTHON = sys.executable
 LEARNER_NAMES = tuple(registry.LEARNERS)
@@ -120,9 +120,8 @@ def demo_sampling(expert: str, task: str) -> dict:
     """How ``expert`` acts while sampled on ``task``: its sampling block with that task's override (epsilon only
     where it is used, so it triggers no reruns of stochastic sampling)."""
     block = dict(config["demos"]["sampling"][expert])
-    overrides = block.get("task_overrides") or {}
     out = {**{k: v for k, v in block.items() if k != "task_overrides"},
-           **overrides.get(f"{task.split('/')[0]}/*", {}), **overrides.get(task, {})}
+           **task_override_values(block.get("task_overrides") or {}, task)}
     if out["mode"] == "stochastic":
         out["epsilon"] = 0.0
     return out

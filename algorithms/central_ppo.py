@@ -9,7 +9,10 @@ rollouts, GAE with dead-agent tails, BPTT, clipped surrogate and value loss, per
 source gives them): per-agent ratios and clipping of the factorised joint policy, losses averaged over the agents'
 heads (as MAPPO), values not normalised (as IPPO), the width in the ``central_ppo`` config block.
 
-Its acting is centralized: no agent can run it alone (the registry labels it so).
+Its acting is centralized: no agent can run it alone (the registry labels it so). On a task with a communication
+channel (``TaskSpec.comm``: speaker-listener, reference) it acts on the task's physical view: the joint physical
+observation in, every agent's physical action out (CESMA's experts, Lin et al. Alg. 2); messages are for agents that
+cannot see each other.
 
     python -m algorithms.central_ppo --config config/config.yaml --section ippo,central_ppo --run-dir RUN \
         task=mpe/spread_3 seed=0
@@ -29,6 +32,7 @@ LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry en
 
 class CentralPPO(OnPolicyLearner):
     name = LEARNER.name
+    physical_only = True  # on a task with a communication channel: its physical view (no one to talk to)
     run_metadata = {"assumed": ["per-agent PPO ratios and clipping of the factorised joint policy",
                                 "losses averaged over the agents' heads", "values not normalised",
                                 "hidden_size (config block central_ppo)"]}

@@ -62,6 +62,7 @@ class CentralQAgent(nn.Module):
 class CentralVDN(QMIX):
     name = LEARNER.name
     run_metadata: dict = {}
+    physical_only = True  # on a task with a communication channel: its physical view (no one to talk to)
 
     def make_agent(self) -> nn.Module:
         spec = self.spec

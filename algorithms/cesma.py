@@ -25,6 +25,12 @@ Learners (``network``):
   trained on whole episodes (BPTT from each episode's start) with Adam 2e-4, weight decay 1e-4, batch 32 episodes, a
   supervised step every 20 env steps, greedy acting. Each env plays whole episodes from their start (QMIX's
   collection); the supervised steps due run after them. Buffer: whole episodes (``capacity_episodes``).
+- on a task with a communication channel (``spec.comm``; speaker-listener, reference: Alg. 2), ``mlp`` learners with a
+  physical head and a message head (``CommMLPPolicy``), labelled by the expert on the joint *physical* observation
+  (it acts on the task's ``PhysicalView``). Each record also holds the step before; at every batch each sender's
+  message is recomputed from it with the current weights and routed to its receivers, and each agent's loss is its
+  action loss plus (``comm_loss``) the mean of the other agents' action losses back-propagated through its message
+  (``comm_logits``).
 Either way an agent's action depends on its own observation and history only. Execution: decentralized.
 
     python -m algorithms.cesma --config config/config.yaml --section cesma --run-dir RUN task=mpe/spread_3 \
@@ -59,7 +65,7 @@ from algorithms.configs.cesma import (ASSUMED, CESMAConfig, buffer_nbytes, episo
 from algorithms.qmix import QAgent
 
 # buffer_size: joint records (mlp) or episodes (shared_rnn)
-CESMA_STATS = ["ce_loss", "label_accuracy", "agreement", "beta", "buffer_size", "supervised_steps"]
+CESMA_STATS = ["ce_loss", "comm_loss", "label_accuracy", "agreement", "beta", "buffer_size", "supervised_steps"]
 
 LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
 EXPERT_EVAL_SEED = 2_000_003  # the expert's own greedy episodes: the same for every run that it teaches
@@ -91,6 +97,66 @@ class DecentralizedMLPPolicy(nn.Module):
 
     def step(self, obs, last_action, avail, h, state=None):
         return self.logits(obs, avail), None, h
+
+
+class CommMLPPolicy(nn.Module):
+    """Alg. 2's learners, on a task with a communication channel (``spec.comm``): K MLPs (stacked weights, nothing
+    shared), each from its own observation (its physical part and the messages it heard) through two ReLU layers to
+    a physical-action head and a message head. As a policy over the task's flat actions (physical + n_physical *
+    message) its log-probability is log pi(physical) + log pi(message) (a silent agent's message is 0): greedy acting
+    takes both argmaxes, sampling samples both, at execution the message is discrete."""
+
+    def __init__(self, n_agents: int, obs_dim: int, n_actions: int, comm: envs.CommSpec, hidden: int = 64):
+        super().__init__()
+        self.n_agents, self.obs_dim, self.n_actions, self.hidden, self.comm = n_agents, obs_dim, n_actions, hidden, comm
+        self.n_physical = max(comm.n_physical)
+        self.layer1 = StackedLinear(n_agents, obs_dim, hidden)
+        self.layer2 = StackedLinear(n_agents, hidden, hidden)
+        self.physical_head = StackedLinear(n_agents, hidden, self.n_physical, gain=0.01)
+        self.message_head = StackedLinear(n_agents, hidden, comm.message_dim, gain=0.01)
+        n_phys = torch.tensor(comm.n_physical)
+        flat = torch.arange(n_actions)
+        self.register_buffer("physical_avail", torch.arange(self.n_physical)[None, :] < n_phys[:, None], False)
+        self.register_buffer("speaks", torch.tensor(comm.speaks), False)
+        # flat action f of agent k = (physical f % n_k, message f // n_k); beyond an agent's actions: clamped (the
+        # env marks them unavailable)
+        self.register_buffer("physical_of", (flat[None, :] % n_phys[:, None]), False)
+        self.register_buffer("message_of", (flat[None, :] // n_phys[:, None]).clamp(max=comm.message_dim - 1), False)
+        # receiver k hears senders(k) in order, padded with row K (a silent row of zeros): [K, S]
+        width = comm.heard_dim // comm.message_dim
+        rows = [list(comm.senders(k)) + [n_agents] * (width - len(comm.senders(k))) for k in range(n_agents)]
+        self.register_buffer("route_index", torch.tensor(rows, dtype=torch.long).reshape(n_agents, width), False)
+
+    def initial_hidden(self, batch: int) -> torch.Tensor:
+        return torch.zeros(batch, 0)
+
+    def heads(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """obs [..., K, O] -> (physical logits [..., K, A_phys] with unavailable ones at -1e10, message logits
+        [..., K, M]); agent k's read only obs[..., k, :]."""
+        lead, K = obs.shape[:-2], self.n_agents
+        x = obs.reshape(-1, K, self.obs_dim).transpose(0, 1)  # [K, B, O]
+        x = F.relu(self.layer2(F.relu(self.layer1(x))))
+        physical = self.physical_head(x).transpose(0, 1).reshape(*lead, K, self.n_physical)
+        message = self.message_head(x).transpose(0, 1).reshape(*lead, K, self.comm.message_dim)
+        return physical.masked_fill(~self.physical_avail, -1e10), message
+
+    def logits(self, obs: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities over the flat actions [..., K, A] (unavailable ones at -1e10)."""
+        physical, message = self.heads(obs)
+        lp_physical = F.log_softmax(physical, -1)
+        lp_message = F.log_softmax(message, -1) * self.speaks[:, None]  # a silent agent: message 0, certain
+        index = lambda x, i: torch.gather(x, -1, i.expand(*x.shape[:-1], i.shape[-1]))  # noqa: E731
+        flat = index(lp_physical, self.physical_of) + index(lp_message, self.message_of)
+        return flat.masked_fill(~avail, -1e10)
+
+    def step(self, obs, last_action, avail, h, state=None):
+        return self.logits(obs, avail), None, h
+
+    def route(self, messages: torch.Tensor) -> torch.Tensor:
+        """Messages [..., K, M] sent at one step (zero for silent agents) -> what each agent hears at the next
+        [..., K, heard_dim]: its senders' messages in agent order (differentiable: Alg. 2's communication loss)."""
+        padded = torch.cat([messages, torch.zeros_like(messages[..., :1, :])], -2)
+        return padded[..., self.route_index, :].flatten(-2)
 
 
 class SharedRecurrentPolicy(nn.Module):
@@ -174,6 +240,28 @@ class LabelBuffer(RingBuffer):
         return {name: getattr(self, name)[rows] for name in self.FIELDS}
 
 
+class CommLabelBuffer(LabelBuffer):
+    """Alg. 2's records: a joint record (observations, physical labels, alive flags, physical action masks) with the
+    observations of the step before (whose messages the senders recompute at every batch) and whether the step is an
+    episode's first (nothing heard yet)."""
+
+    FIELDS = ("obs", "label", "alive", "avail", "prev_obs", "first")
+
+    def __init__(self, capacity: int, K: int, obs_dim: int, n_physical: int):
+        super().__init__(capacity, K, obs_dim, n_physical)
+        self.prev_obs = torch.zeros(capacity, K, obs_dim)
+        self.first = torch.zeros(capacity, dtype=torch.bool)
+
+    def insert(self, obs, label, alive, avail, prev_obs, first) -> None:  # type: ignore[override]
+        RingBuffer.insert(self, dict(zip(self.FIELDS, (obs, label, alive, avail, prev_obs, first))))
+
+    def sample(self, n: int, gen: torch.Generator, per_agent: bool) -> dict[str, torch.Tensor]:
+        if per_agent:  # config validation refuses it: a batch's messages and their receivers share time steps
+            raise ValueError("Alg. 2's records are joint: no per-agent sampling")
+        rows = torch.randint(self.size, (n,), generator=gen)
+        return {name: getattr(self, name)[rows] for name in self.FIELDS}
+
+
 def load_centralized_expert(path: str | Path | None, task: str, spec) -> tuple[nn.Module, dict]:
     """The acting network of a centralized expert's checkpoint, checked against this run's task: a clear error
     naming both sides for a missing path, another learner's checkpoint, a non-centralized one, another task or
@@ -236,7 +324,8 @@ class CESMA:
         torch.set_num_threads(cfg.torch_threads)
         keep_freed_memory()
         # the expert first: a bad checkpoint fails before any env is built or anything is written
-        self.expert, ckpt = load_centralized_expert(cfg.expert, cfg.task, envs.task_spec(cfg.task))
+        self.expert, ckpt = load_centralized_expert(cfg.expert, cfg.task,
+                                                       envs.task_spec(cfg.task, physical_only=True))
         self.expert_digest = model_digest(ckpt["model"])
         for p in self.expert.parameters():
             p.requires_grad_(False)
@@ -247,10 +336,18 @@ class CESMA:
         self.T = spec.episode_limit  # joint steps per collect (the trainer's unit between checks)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         torch.manual_seed(cfg.seed)
-        K = spec.n_agents
-        self.policy = make_policy(cfg.network, K, spec.obs_dim, spec.n_actions, cfg.hidden_size)
+        K, self.comm = spec.n_agents, spec.comm
+        # the learners whose labels carry a choice (not an agent with a single physical action): for statistics
+        self.taught = torch.ones(K, dtype=torch.bool) if spec.comm is None else torch.tensor(spec.comm.n_physical) > 1
+        self.policy = make_policy(cfg.network, K, spec.obs_dim, spec.n_actions, cfg.hidden_size, spec.comm)
         self.opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        if cfg.network == "mlp":
+        if self.comm is not None:  # Alg. 2: records with the step before, physical labels
+            self.buffer = CommLabelBuffer(min(cfg.capacity, cfg.total_env_steps + cfg.num_envs * self.T), K,
+                                          spec.obs_dim, self.policy.n_physical)
+            self.batch_size, self.warmup = cfg.batch_records, cfg.warmup_records
+            buffer_bytes = buffer_nbytes(self.buffer.capacity, K, spec.obs_dim, self.policy.n_physical,
+                                         previous_step=True)
+        elif cfg.network == "mlp":
             self.buffer = LabelBuffer(min(cfg.capacity, cfg.total_env_steps + cfg.num_envs * self.T), K, spec.obs_dim,
                                       spec.n_actions)
             self.batch_size, self.warmup = cfg.batch_records, cfg.warmup_records
@@ -271,6 +368,10 @@ class CESMA:
         # (integers: no drift of the cadence for any k)
         self.warm_env_steps = 0
         self.obs = self.env.reset()
+        # Alg. 2: each env's observations of the step before, and whether its current step is an episode's first
+        self.prev_obs = torch.zeros(cfg.num_envs, K, spec.obs_dim)
+        self.first = torch.ones(cfg.num_envs, dtype=torch.bool)
+        # the expert's last-action input: the executed physical actions (-1: none yet)
         self.last_action = torch.full((cfg.num_envs, K), -1, dtype=torch.long)
         self.expert_hidden = self.expert.initial_hidden(cfg.num_envs)
         self.learner_hidden = self.policy.initial_hidden(cfg.num_envs)
@@ -283,7 +384,7 @@ class CESMA:
         """The expert's greedy test score (the protocol of every evaluation) on ``expert_eval_episodes`` episodes of
         fixed seeds: the level its learners are measured against."""
         n = self.cfg.expert_eval_episodes
-        env = envs.make(self.cfg.task, num_envs=n, seed=EXPERT_EVAL_SEED, **env_opts)
+        env = envs.make(self.cfg.task, num_envs=n, seed=EXPERT_EVAL_SEED, physical_only=True, **env_opts)
         with torch_threads(1), torch.no_grad():
             result = evaluate_greedy(env, policy_act(self.expert, "greedy", 0.0, None), self.expert.initial_hidden(n))
         env.close()
@@ -306,9 +407,17 @@ class CESMA:
 
     @torch.no_grad()
     def expert_labels(self, obs: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
-        """The expert's action for every agent [N, K] from the joint observation (its recurrent state advanced)."""
+        """The expert's action for every agent [N, K] from the joint observation (its recurrent state advanced). On a
+        task with a communication channel: from the joint physical observation, a physical action each."""
+        if self.comm is not None:
+            obs = obs[..., :self.comm.physical_obs_dim]
+            avail = self.policy.physical_avail.expand(obs.shape[0], -1, -1)
         logits, _, self.expert_hidden = self.expert.step(obs, self.last_action, avail, self.expert_hidden)
         return logits.argmax(-1)
+
+    def physical(self, actions: torch.Tensor) -> torch.Tensor:
+        """The physical part of flat actions (the actions themselves on a task without a channel)."""
+        return actions if self.comm is None else self.comm.split_action(actions)[0]
 
     def take_due_supervised_steps(self, env_steps: int, acc: dict) -> int:
         """After ``env_steps`` more env steps: the supervised steps due (one per k env steps once the buffer holds its
@@ -323,10 +432,13 @@ class CESMA:
         return n_steps
 
     def executed_actions(self, actions: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The learners' actions, or with probability beta per env the expert's joint action (the extension)."""
+        """The learners' actions, or with probability beta per env the expert's joint action (the extension; with a
+        communication channel the expert's physical actions and the learners' messages)."""
         beta = self.beta()
         if beta > 0:
             use_expert = torch.rand(actions.shape[0], generator=self.gen) < beta
+            if self.comm is not None:
+                labels = self.comm.join_action(labels, self.comm.split_action(actions)[1])
             actions = torch.where(use_expert[:, None], labels, actions)
         return actions
 
@@ -351,15 +463,20 @@ class CESMA:
             obs, avail, alive = (torch.from_numpy(x) for x in (o.obs, o.avail_actions, o.alive))
             labels = self.expert_labels(obs, avail)
             actions = self.learner_actions(obs, avail)
-            agree += int(((actions == labels) & alive).sum())
-            alive_count += int(alive.sum())
+            agree += int(((self.physical(actions) == labels) & alive & self.taught).sum())
+            alive_count += int((alive & self.taught).sum())
             actions = self.executed_actions(actions, labels)
-            self.buffer.insert(obs, labels, alive, avail)
+            if self.comm is None:
+                self.buffer.insert(obs, labels, alive, avail)
+            else:
+                self.buffer.insert(obs, labels, alive, self.policy.physical_avail.expand(N, -1, -1), self.prev_obs,
+                                   self.first)
             r = self.env.step(actions.numpy())
             done = torch.from_numpy(r.done)
             returns += r.episode_return[r.done].tolist()
             wins += r.battle_won[r.done].tolist()
-            self.last_action = actions.masked_fill(done[:, None], -1)
+            self.prev_obs, self.first = obs, done
+            self.last_action = self.physical(actions).masked_fill(done[:, None], -1)
             # a new episode: the expert's memory starts afresh (centralized experts hold hidden [nets, N, H])
             self.expert_hidden = self.expert_hidden.masked_fill(done.view(1, N, 1), 0.0)
             self.obs = r
@@ -424,36 +541,76 @@ class CESMA:
         last_action = torch.cat([torch.full_like(action[:, :1], -1), action[:, :-1]], 1)
         return self.policy.episode_logits(batch["obs"], last_action, batch["avail"])
 
+    def comm_logits(self, batch: dict) -> torch.Tensor:
+        """Alg. 2 on a batch of records: every sender's message recomputed from its observation of the step before
+        with the current weights (relaxed: ``message_relaxation``), routed to its receivers -> the receivers'
+        physical logits [B, K, A_phys].
+
+        Agent i's loss is its action loss (what it heard a fixed input) plus, with ``comm_loss``, its communication
+        loss: the mean over the K - 1 others j of j's action loss, through i's message. One pass gives every agent
+        exactly that gradient: the heard messages pass 1 / (K - 1) of their gradient back (the same values forward).
+        Receiver j's loss then reaches j's weights directly (its action loss: what it heard does not depend on its
+        own weights) and each sender i through i's message only, scaled 1 / (K - 1): i's communication loss. (The
+        receivers' weights are not frozen there because their gradient from j's loss is j's action loss, once.)"""
+        cfg, policy, P, K = self.cfg, self.policy, self.comm.physical_obs_dim, self.spec.n_agents
+        _, message_logits = policy.heads(batch["prev_obs"])
+        if cfg.message_relaxation == "softmax":
+            messages = F.softmax(message_logits, -1)
+        else:  # straight-through Gumbel-softmax: one-hot samples forward (as executed), the softmax's gradient back
+            gumbel = -torch.log(-torch.log(torch.rand(message_logits.shape, generator=self.gen).clamp(min=1e-20)))
+            soft = F.softmax(message_logits + gumbel, -1)
+            messages = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype) - soft.detach() + soft
+        # silent agents send nothing; an episode's first step has heard nothing
+        messages = messages * (policy.speaks[:, None] & ~batch["first"][:, None, None])
+        heard = policy.route(messages)
+        fixed = heard.detach()
+        heard = fixed + (heard - fixed) / max(K - 1, 1) if cfg.comm_loss else fixed
+        logits, _ = policy.heads(torch.cat([batch["obs"][..., :P], heard], -1))
+        return logits
+
     def supervised_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """mlp: the sum over learners of each one's weighted cross-entropy on its living steps, normalised by its own
         weight, so that learner k's gradient is that of its own loss only. shared_rnn (one network): the weighted mean
         over all living agent-steps (a sum of K means would scale the gradient by K and weaken the weight decay
         K times under Adam). -> (loss, per-learner losses [K], logits [..., K, A])."""
         cfg = self.cfg
-        logits = self.batch_logits(batch)
+        logits = self.comm_logits(batch) if self.comm is not None else self.batch_logits(batch)
         K, A = logits.shape[-2:]
-        ce = F.cross_entropy(logits.reshape(-1, A), batch["label"].reshape(-1), reduction="none").view(-1, K)
         weight = batch["alive"].reshape(-1, K).float()
         if cfg.downweight != 1.0:
             weight = weight * torch.where(batch["label"].reshape(-1, K) == cfg.downweighted_action, cfg.downweight, 1.0)
-        per_learner = (ce * weight).sum(0) / weight.sum(0).clamp(min=1e-8)
+
+        def per_learner_ce(logits):  # each learner's weighted mean CE [K], and the terms [B, K]
+            ce = F.cross_entropy(logits.reshape(-1, A), batch["label"].reshape(-1), reduction="none").view(-1, K)
+            return (ce * weight).sum(0) / weight.sum(0).clamp(min=1e-8), ce
+
+        per_learner, ce = per_learner_ce(logits)
         if cfg.network == "shared_rnn":
             return (ce * weight).sum() / weight.sum().clamp(min=1e-8), per_learner, logits
+        if self.comm is not None and cfg.comm_loss:  # each speaker's communication loss (``comm_logits``), for stats
+            ce_k = per_learner.detach()
+            self.last_comm_loss = float(((ce_k.sum() - ce_k) / max(K - 1, 1))[self.policy.speaks].mean())
         return per_learner.sum(), per_learner, logits
 
     def supervised_step(self) -> dict:
         cfg = self.cfg
         with torch_threads(cfg.torch_threads):
             batch = self.buffer.sample(self.batch_size, self.gen, per_agent=cfg.buffer == "per_agent")
-            loss, _, logits = self.supervised_loss(batch)
+            loss, per_learner, logits = self.supervised_loss(batch)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
         self.supervised_steps += 1
-        alive = batch["alive"]  # accuracy of the labels by the logits before this step (not yet fitted to them)
+        # accuracy of the labels by the logits before this step (not yet fitted to them), over the learners the labels
+        # teach (not those with a single physical action, the speaker of speaker-listener: always right)
+        alive = batch["alive"] & self.taught
         accuracy = float(((logits.detach().argmax(-1) == batch["label"]) & alive).sum() / alive.sum().clamp(min=1))
-        per_agent_mean = float(loss.detach()) / (self.spec.n_agents if cfg.network == "mlp" else 1)
-        return {"ce_loss": per_agent_mean, "label_accuracy": accuracy}
+        per_agent_mean = (float(per_learner.detach()[self.taught].mean()) if cfg.network == "mlp"
+                          else float(loss.detach()))
+        out = {"ce_loss": per_agent_mean, "label_accuracy": accuracy}
+        if self.comm is not None and cfg.comm_loss:
+            out["comm_loss"] = self.last_comm_loss  # per speaker, as ce_loss per learner
+        return out
 
     def update(self) -> dict:
         """The supervised steps ran inside ``collect`` (one every k env steps, Alg. 1): their mean statistics."""
@@ -475,6 +632,7 @@ class CESMA:
                 "env": env_state_tensors(self.env), "eval_env": env_state_tensors(self.eval_env),
                 "obs": [torch.from_numpy(np.array(x)) for x in (o.obs, o.state, o.avail_actions, o.alive)],
                 "last_action": self.last_action, "expert_hidden": self.expert_hidden,
+                "prev_obs": self.prev_obs, "first": self.first,
                 "learner_hidden": self.learner_hidden,
                 "buffer": self.buffer.state_dict(),
                 "supervised_steps": self.supervised_steps, "warm_env_steps": self.warm_env_steps,
@@ -488,6 +646,7 @@ class CESMA:
         restore_env_state(self.eval_env, state["eval_env"])
         self.obs = envs.Observation(*(x.numpy() for x in state["obs"]))
         self.last_action, self.expert_hidden = state["last_action"], state["expert_hidden"]
+        self.prev_obs, self.first = state["prev_obs"], state["first"]
         self.learner_hidden = state["learner_hidden"]
         self.buffer.load_state_dict(state["buffer"])
         self.env_steps, self.supervised_steps = state["env_steps"], state["supervised_steps"]
@@ -497,17 +656,21 @@ class CESMA:
                               f"changed since): its labels fill the saved buffer; restart the run")
 
 
-def make_policy(network: str, n_agents: int, obs_dim: int, n_actions: int, hidden: int) -> nn.Module:
+def make_policy(network: str, n_agents: int, obs_dim: int, n_actions: int, hidden: int,
+                comm: envs.CommSpec | None = None) -> nn.Module:
+    if comm is not None:  # config validation: mlp only
+        return CommMLPPolicy(n_agents, obs_dim, n_actions, comm, hidden)
     if network == "mlp":
         return DecentralizedMLPPolicy(n_agents, obs_dim, n_actions, hidden)
     return SharedRecurrentPolicy(n_agents, obs_dim, n_actions, hidden)
 
 
 def acting_policy(ckpt: dict) -> nn.Module:
-    """The acting network of a checkpoint of this learner: the K decentralized MLPs or the shared recurrent one."""
-    spec, cfg = ckpt["spec"], ckpt["config"]
-    net = make_policy(cfg.get("network", "mlp"), spec["n_agents"], spec["obs_dim"], spec["n_actions"],
-                      cfg["hidden_size"])
+    """The acting network of a checkpoint of this learner: the K decentralized MLPs (with message heads on a task
+    with a communication channel) or the shared recurrent one."""
+    spec, cfg = envs.TaskSpec(**ckpt["spec"]), ckpt["config"]
+    net = make_policy(cfg.get("network", "mlp"), spec.n_agents, spec.obs_dim, spec.n_actions, cfg["hidden_size"],
+                      spec.comm)
     net.load_state_dict(ckpt["model"])
     return net
 

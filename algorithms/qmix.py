@@ -177,12 +177,15 @@ class QMIX:
     name = LEARNER.name
     update_stats = QMIX_STATS
     run_metadata: dict = {}
+    physical_only = False  # a centralized controller acts on a task's physical view (``OnPolicyLearner``'s note)
 
     def __init__(self, cfg: QMIXConfig):
         self.cfg = cfg
         torch.set_num_threads(cfg.torch_threads)
         keep_freed_memory()
-        env_opts = {} if cfg.reward_scale is None else {"reward_scale": cfg.reward_scale}
+        env_opts = {"physical_only": self.physical_only}
+        if cfg.reward_scale is not None:
+            env_opts["reward_scale"] = cfg.reward_scale
         self.env = envs.make(cfg.task, num_envs=cfg.num_envs, seed=cfg.seed, **env_opts)
         self.eval_env = envs.make(cfg.task, num_envs=cfg.eval_episodes, seed=cfg.seed + 1_000_003, **env_opts)
         self.spec = spec = self.env.spec

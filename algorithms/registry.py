@@ -167,6 +167,9 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
     Arm("cesma", "cesma", "CESMA", {"buffer": "shared"}, consumes="expert", training="labels of a centralized expert"),
     Arm("cesma_per_agent_buffer", "cesma", "CESMA per-agent buffer", {"buffer": "per_agent"}, consumes="expert",
         training="labels of a centralized expert"),
+    # Alg. 2's ablation on tasks with communication: the messages get no training signal
+    Arm("cesma_no_comm_loss", "cesma", "CESMA without comm. loss", {"comm_loss": False}, consumes="expert",
+        training="labels of a centralized expert"),
     Arm("central_vdn", "central_vdn", "centralized VDN"),
     # pymarl's IQL (CESMA's SMAC baseline): QMIX's learner without a mixer; its agents act alone on their own
     # observations, but train one network together

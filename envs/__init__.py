@@ -8,11 +8,12 @@ A task is named ``<backend>/<name>``: ``smax/<map>`` (embedded default, JAX), ``
 """
 from __future__ import annotations
 
-from envs.base import BatchedEnv, Observation, StepResult, TaskSpec
+from envs.base import BatchedEnv, CommSpec, Observation, PhysicalView, StepResult, TaskSpec, physical_spec
 
 BACKENDS = ("smax", "mpe", "smac")
 
-__all__ = ["BatchedEnv", "Observation", "StepResult", "TaskSpec", "make", "task_spec", "list_tasks", "BACKENDS"]
+__all__ = ["BatchedEnv", "CommSpec", "Observation", "PhysicalView", "StepResult", "TaskSpec", "make", "task_spec",
+           "physical_spec", "list_tasks", "BACKENDS"]
 
 
 def list_tasks() -> list[str]:
@@ -47,9 +48,16 @@ def _check_options(backend: str, options: dict) -> None:
         raise ValueError(f"unknown option(s) {sorted(unknown)} for backend {backend!r}; allowed: {sorted(_OPTIONS[backend])}")
 
 
-def make(name: str, num_envs: int = 1, seed: int = 0, **options) -> BatchedEnv:
+def make(name: str, num_envs: int = 1, seed: int = 0, physical_only: bool = False, **options) -> BatchedEnv:
     """Build N parallel envs of one task. ``options``: ``reward_scale`` (all backends; default 10 for SMAX, which
-    puts SMAX's reward on SMAC's scale, else 1) and ``local_ratio`` (MPE, default 0 = global reward)."""
+    puts SMAX's reward on SMAC's scale, else 1) and ``local_ratio`` (MPE, default 0 = global reward).
+    ``physical_only``: a task with a communication channel (``spec.comm``) without it (``PhysicalView``: physical
+    observations and actions, what a centralized controller needs); the task itself where it has none."""
+    env = _make(name, num_envs, seed, options)
+    return PhysicalView(env) if physical_only and env.spec.comm is not None else env
+
+
+def _make(name: str, num_envs: int, seed: int, options: dict) -> BatchedEnv:
     backend, task = _split(name)
     _check_options(backend, options)
     if backend == "smax":
@@ -65,9 +73,14 @@ def make(name: str, num_envs: int = 1, seed: int = 0, **options) -> BatchedEnv:
     return make_smac(task, num_envs=num_envs, seed=seed, **options)
 
 
-def task_spec(name: str, **options) -> TaskSpec:
+def task_spec(name: str, physical_only: bool = False, **options) -> TaskSpec:
     """The static facts of a task (agents, dims, limits) without building parallel envs; those of an embedded task at
-    its default options come from the stored table (no JAX)."""
+    its default options come from the stored table (no JAX). ``physical_only``: those of its physical view."""
+    spec = _task_spec(name, options)
+    return physical_spec(spec) if physical_only else spec
+
+
+def _task_spec(name: str, options: dict) -> TaskSpec:
     backend, task = _split(name)
     _check_options(backend, options)
     if backend != "smac" and not options:

@@ -6,9 +6,51 @@ observation of its next episode, and the finished episode's statistics are in ``
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class CommSpec:
+    """A task's communication channel (MPE's speaker-listener and reference games; Lin et al. Alg. 2): an agent's
+    flat action is a physical action and a broadcast message, and an agent hears, one step later, the messages of
+    the other speakers (none at an episode's start). Layout, per agent k (tests check it against the env):
+
+    - ``obs[..., k, :physical_obs_dim]`` is its physical observation (zero-padded), ``obs[..., k, physical_obs_dim:]``
+      what it heard: the one-hot messages of ``senders(k)`` in agent order, zero-padded to ``heard_dim``;
+    - flat action = physical + ``n_physical[k]`` * message; a silent agent's message is 0, an agent with one
+      physical action (0) cannot move."""
+
+    message_dim: int  # size of one broadcast's vocabulary (one-hot)
+    physical_obs_dim: int
+    n_physical: tuple[int, ...]  # per agent: its physical actions
+    speaks: tuple[bool, ...]  # per agent: whether it broadcasts
+
+    def senders(self, k: int) -> tuple[int, ...]:
+        """Whom agent k hears: every other speaker, in agent order."""
+        return tuple(i for i, s in enumerate(self.speaks) if s and i != k)
+
+    @property
+    def heard_dim(self) -> int:
+        return max(len(self.senders(k)) for k in range(len(self.speaks))) * self.message_dim
+
+    def split_action(self, flat):
+        """Flat actions [..., K] (NumPy or torch integers) -> (physical, message)."""
+        n = self._per_agent(flat)
+        return flat % n, flat // n
+
+    def join_action(self, physical, message):
+        return physical + self._per_agent(physical) * message
+
+    def _per_agent(self, like):
+        n = np.asarray(self.n_physical)
+        if isinstance(like, np.ndarray):
+            return n.astype(like.dtype)
+        import torch
+
+        return torch.as_tensor(n, dtype=like.dtype, device=like.device)
 
 
 @dataclass(frozen=True)
@@ -24,6 +66,12 @@ class TaskSpec:
     episode_limit: int
     has_win: bool  # True where "battle won" is defined (SMAX/SMAC); MPE has no win condition
     reward_scale: float  # multiplier applied to the backend's team reward (recorded, not hidden)
+    comm: CommSpec | None = None  # the communication channel, where the task has one
+
+    def __post_init__(self):  # a spec read back from JSON or a checkpoint's dict: its channel as a CommSpec
+        if isinstance(self.comm, dict):
+            c = dict(self.comm, n_physical=tuple(self.comm["n_physical"]), speaks=tuple(self.comm["speaks"]))
+            object.__setattr__(self, "comm", CommSpec(**c))
 
 
 @dataclass
@@ -137,3 +185,82 @@ class _LaterStep:
                                "all before asking for a result")
         r = self._round["result"]
         return StepResult(*(getattr(r, f.name)[self._rows] for f in fields(StepResult)))
+
+
+def physical_spec(spec: TaskSpec) -> TaskSpec:
+    """The spec of a task's ``PhysicalView``: ``spec`` itself where the task has no communication channel."""
+    comm = spec.comm
+    if comm is None:
+        return spec
+    return dataclasses.replace(spec, obs_dim=comm.physical_obs_dim, state_dim=spec.n_agents * comm.physical_obs_dim,
+                               n_actions=max(comm.n_physical), comm=None)
+
+
+class PhysicalView(BatchedEnv):
+    """A task with a communication channel seen without it: observations cut to their physical part, physical actions
+    only (every agent's message is 0, which no one reads here). A centralized controller's env: it sees every agent's
+    observation, so it has nothing to be told (CESMA's experts act on joint physical observations, Lin et al. Alg. 2).
+    The envs underneath are the task's own, stepped as they are."""
+
+    def __init__(self, env: BatchedEnv):
+        comm = env.spec.comm
+        if comm is None:
+            raise ValueError(f"{env.spec.name} has no communication channel: its physical view is the task itself")
+        self.inner, self._P, A = env, comm.physical_obs_dim, max(comm.n_physical)
+        self.spec = physical_spec(env.spec)
+        self.num_envs = env.num_envs
+        self._avail = np.array([[a < n for a in range(A)] for n in comm.n_physical])
+        self._n_physical = np.array(comm.n_physical)
+        self.set_groups(env.groups)
+
+    def set_groups(self, groups: int) -> None:
+        self.inner.set_groups(groups)
+        self.groups = groups
+
+    def group_slice(self, group: int) -> slice:
+        return self.inner.group_slice(group)
+
+    def _view(self, o):
+        obs = o.obs[..., :self._P]
+        avail = np.broadcast_to(self._avail, (*obs.shape[:-1], self._avail.shape[1])).copy()
+        head = dict(obs=obs, state=obs.reshape(obs.shape[0], -1), avail_actions=avail, alive=o.alive)
+        if isinstance(o, StepResult):
+            return StepResult(**head, **{f.name: getattr(o, f.name) for f in fields(StepResult)
+                                         if f.name not in head})
+        return Observation(**head)
+
+    def _physical(self, actions: np.ndarray, group: int | None = None) -> np.ndarray:
+        actions = self._check_actions(actions, group if self.groups > 1 else None)
+        if (actions >= self._n_physical).any():
+            raise ValueError(f"{self.spec.name} (physical view): an action beyond an agent's physical actions "
+                             f"(per agent: {self._n_physical.tolist()})")
+        return actions  # physical + n_physical * message 0
+
+    def reset(self) -> Observation:
+        return self._view(self.inner.reset())
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        return self._view(self.inner.step(self._physical(actions)))
+
+    def step_group(self, group: int, actions: np.ndarray):
+        return _Viewed(self.inner.step_group(group, self._physical(actions, group)), self._view)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def get_state(self):
+        return self.inner.get_state()
+
+    def set_state(self, leaves) -> None:
+        self.inner.set_state(leaves)
+
+    def compiled_step_count(self) -> int:
+        return self.inner.compiled_step_count()
+
+
+class _Viewed:
+    def __init__(self, pending, view):
+        self._pending, self._view = pending, view
+
+    def result(self) -> StepResult:
+        return self._view(self._pending.result())

@@ -12,7 +12,7 @@ import yaml
 
 import envs
 from algorithms import registry
-from algorithms.cesma import (CESMA, CESMAConfig, DecentralizedMLPPolicy, EpisodeLabelBuffer, LabelBuffer,
+from algorithms.cesma import (CESMA, CESMAConfig, CommMLPPolicy, DecentralizedMLPPolicy, EpisodeLabelBuffer, LabelBuffer,
                               SharedRecurrentPolicy, train)
 from algorithms.central_ppo import CentralPPOConfig, train as train_central
 from algorithms.central_vdn import CentralQAgent, CentralVDNConfig, train as train_vdn
@@ -424,3 +424,190 @@ def test_smax_learners_reach_a_trained_vdn_expert(tmp_path):
     assert expert_win >= 0.3, f"the expert did not learn 3m: greedy win rate {expert_win}"
     learners = [r["test_win_rate"] for r in rows[1:]]
     assert max(learners) >= 0.8 * expert_win, (learners, expert_win)
+
+
+# ------------------------------------------------------------------------- communication (Alg. 2)
+COMM_SMALL = dict(total_env_steps=600, eval_interval=200, eval_episodes=4, warmup_records=64, checkpoint_interval=400,
+                  torch_threads=1, hidden_size=16)
+
+
+def comm_expert(tmp_path, task: str):
+    """A centralized controller with random weights on the task's physical view (as central_ppo trains it)."""
+    spec = envs.task_spec(task, physical_only=True)
+    torch.manual_seed(0)
+    net = CentralizedActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, hidden=32, actor_gain=1.0)
+    return write_checkpoint(tmp_path / f"{task.replace('/', '_')}.pt", "central_ppo", net, task=task,
+                            spec=dataclasses.asdict(spec))
+
+
+def test_comm_learners_read_their_own_observation_and_act_on_both_heads():
+    spec = envs.task_spec("mpe/reference_3")
+    torch.manual_seed(0)
+    net = CommMLPPolicy(spec.n_agents, spec.obs_dim, spec.n_actions, spec.comm, hidden=16)
+    with torch.no_grad():
+        net.physical_head.weight.mul_(100)
+        net.message_head.weight.mul_(100)
+    obs, avail = torch.randn(8, 3, spec.obs_dim), torch.ones(8, 3, spec.n_actions, dtype=torch.bool)
+    base = net.logits(obs, avail)
+    for j in range(3):
+        moved = obs.clone()
+        moved[:, j] += torch.randn(8, spec.obs_dim)
+        logits = net.logits(moved, avail)
+        for k in range(3):
+            assert torch.equal(logits[:, k], base[:, k]) != (k == j)
+    # the flat policy is the product of the heads: its argmax is (argmax physical, argmax message), it sums to 1
+    physical, message = net.heads(obs)
+    flat = spec.comm.join_action(physical.argmax(-1), message.argmax(-1))
+    assert torch.equal(base.argmax(-1), flat)
+    torch.testing.assert_close(base.exp().sum(-1), torch.ones(8, 3))
+    # speaker-listener: the speaker cannot move (its flat action is its message), the listener is silent
+    spec = envs.task_spec("mpe/speaker_listener")
+    net = CommMLPPolicy(2, spec.obs_dim, spec.n_actions, spec.comm, hidden=16)
+    avail = torch.tensor([[True] * 3 + [False] * 2, [True] * 5])
+    obs = torch.randn(4, 2, spec.obs_dim)
+    lp, (physical, message) = net.logits(obs, avail.expand(4, 2, 5)), net.heads(obs)
+    torch.testing.assert_close(lp.exp().sum(-1), torch.ones(4, 2))
+    torch.testing.assert_close(lp[:, 0, :3], torch.log_softmax(message[:, 0], -1))
+    torch.testing.assert_close(lp[:, 1], torch.log_softmax(physical[:, 1], -1))
+    # routing: agent k hears its senders' messages in agent order
+    spec = envs.task_spec("mpe/reference_3")
+    net = CommMLPPolicy(3, spec.obs_dim, spec.n_actions, spec.comm)
+    sent = torch.eye(10)[:3].expand(2, 3, 10)  # agent i says word i
+    heard = net.route(sent).view(2, 3, 2, 10).argmax(-1)
+    assert heard[0].tolist() == [[1, 2], [0, 2], [0, 1]]
+
+
+def literal_alg2_gradients(algo, batch) -> list[dict]:
+    """Alg. 2 line by line: for each agent i, its action loss (what it heard as a fixed input) plus its communication
+    loss (the mean over the others j of j's action loss, only i's recomputed message live), differentiated with
+    respect to agent i's parameters only (slice i of every stacked tensor)."""
+    policy, comm, K = algo.policy, algo.comm, algo.spec.n_agents
+    P = comm.physical_obs_dim
+    _, message_logits = policy.heads(batch["prev_obs"])
+    messages = torch.softmax(message_logits, -1) * (policy.speaks[:, None] & ~batch["first"][:, None, None])
+    alive = batch["alive"].float()
+
+    def action_loss(j, heard):
+        logits, _ = policy.heads(torch.cat([batch["obs"][..., :P], heard], -1))
+        ce = torch.nn.functional.cross_entropy(logits[:, j], batch["label"][:, j], reduction="none")
+        return (ce * alive[:, j]).sum() / alive[:, j].sum()
+
+    grads = []
+    for i in range(K):
+        only_i_live = torch.stack([messages[:, k] if k == i else messages[:, k].detach() for k in range(K)], 1)
+        loss = action_loss(i, policy.route(messages).detach())
+        if comm.speaks[i] and algo.cfg.comm_loss:
+            loss = loss + sum(action_loss(j, policy.route(only_i_live)) for j in range(K) if j != i) / (K - 1)
+        params = dict(policy.named_parameters())
+        g = torch.autograd.grad(loss, list(params.values()), allow_unused=True, retain_graph=True)
+        grads.append({n: (torch.zeros_like(p) if gi is None else gi)[i] for (n, p), gi in zip(params.items(), g)})
+    return grads
+
+
+@pytest.mark.parametrize("task,comm_loss", [("mpe/speaker_listener", True), ("mpe/speaker_listener", False),
+                                            ("mpe/reference_3", True)])
+def test_comm_loss_reaches_the_sender_and_no_other_gradient_crosses_agents(tmp_path, task, comm_loss):
+    algo = CESMA(resolve(CESMAConfig, {**COMM_SMALL, "task": task, "expert": str(comm_expert(tmp_path, task)),
+                                       "comm_loss": comm_loss, "message_relaxation": "softmax"}))
+    algo.collect()
+    batch = algo.buffer.sample(32, torch.Generator().manual_seed(1), per_agent=False)
+    assert batch["first"].any() and not batch["first"].all()
+    # some agent-steps not alive (MPE agents never die; SMAX's do): their action losses count for nothing
+    batch["alive"] = torch.rand(batch["alive"].shape, generator=torch.Generator().manual_seed(2)) > 0.2
+    loss, _, _ = algo.supervised_loss(batch)
+    algo.policy.zero_grad(set_to_none=False)
+    loss.backward()
+    expected = literal_alg2_gradients(algo, batch)
+    grads = {n: torch.zeros_like(p) if p.grad is None else p.grad for n, p in algo.policy.named_parameters()}
+    for name, grad in grads.items():
+        for i in range(algo.spec.n_agents):
+            torch.testing.assert_close(grad[i], expected[i][name], rtol=1e-5, atol=1e-7, msg=f"{name} {i}")
+    speaker_message = grads["message_head.weight"][0]
+    if comm_loss:  # the receivers' losses reach the speaker's message head: its only training signal
+        assert speaker_message.abs().sum() > 0
+    else:
+        assert speaker_message.abs().sum() == 0
+    if task == "mpe/speaker_listener":  # the speaker cannot move: its physical head learns nothing; the listener
+        assert grads["physical_head.weight"][0].abs().sum() == 0  # is silent: no message gradient
+        assert grads["message_head.weight"][1].abs().sum() == 0
+
+
+def test_comm_records_hold_the_step_before_and_physical_labels(tmp_path, monkeypatch):
+    task = "mpe/reference"
+    algo = CESMA(resolve(CESMAConfig, {**COMM_SMALL, "task": task, "expert": str(comm_expert(tmp_path, task))}))
+    executed, seen = [], []
+    real_step = algo.env.step
+    monkeypatch.setattr(algo.env, "step", lambda a: (executed.append(torch.as_tensor(np.array(a))), real_step(a))[1])
+    real_labels = algo.expert_labels
+    monkeypatch.setattr(algo, "expert_labels", lambda o, av: (seen.append(o.clone()), real_labels(o, av))[1])
+    algo.collect()
+    T, N, P = len(executed), algo.cfg.num_envs, algo.comm.physical_obs_dim
+    obs = algo.buffer.obs[:T * N].view(T, N, 2, -1)
+    prev, first = algo.buffer.prev_obs[:T * N].view(T, N, 2, -1), algo.buffer.first[:T * N].view(T, N)
+    assert first[0].all() and not first[1:].any()  # one MPE episode per collect
+    torch.testing.assert_close(prev[1:], obs[:-1])
+    # the messages heard at t + 1 are the ones executed at t (MPE delivers them), the labels are physical actions
+    # of the expert reading the joint physical observation
+    words = algo.comm.split_action(torch.stack(executed))[1]
+    torch.testing.assert_close(obs[1:, :, 0, P:], torch.nn.functional.one_hot(words[:-1, :, 1], 10).float())
+    assert all(torch.equal(o, obs[t]) for t, o in enumerate(seen))  # queried with the whole observation...
+    assert algo.expert.input_dim == 2 * (P + 5)  # ...of which it reads the physical part (and physical last actions)
+    assert int(algo.buffer.label.max()) < 5
+    with torch.no_grad():  # another agent's physical observation changes an agent's label
+        algo.expert_hidden = algo.expert.initial_hidden(N)
+        algo.last_action = torch.full((N, 2), -1)
+        a = algo.expert_labels(obs[0], None)
+        moved = obs[0].clone()
+        moved[:, 1, :P] += 3.0
+        algo.expert_hidden = algo.expert.initial_hidden(N)
+        b = algo.expert_labels(moved, None)
+    assert not torch.equal(a[:, 0], b[:, 0])
+
+
+def test_comm_run_exact_resume_and_bad_comm_settings(tmp_path, monkeypatch):
+    task = "mpe/speaker_listener"
+    expert = str(comm_expert(tmp_path, task))
+    cfg = resolve(CESMAConfig, {**COMM_SMALL, "task": task, "expert": expert})
+    rows = train(cfg, tmp_path / "a", progress=False)
+    assert np.isfinite(rows[-1]["comm_loss"]) and rows[-1]["supervised_steps"] > 0
+    train_killed_at_update(monkeypatch, CESMA, 2, train, cfg, tmp_path / "b", progress=False)
+    train(cfg, tmp_path / "b", progress=False)
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+    for keys, match in [({"network": "shared_rnn"}, "network 'shared_rnn' has no message head"),
+                        ({"buffer": "per_agent"}, "buffer 'per_agent'.*buffer shared only"),
+                        ({"task": "mpe/spread_3", "comm_loss": False}, "mpe/spread_3 has no communication channel")]:
+        with pytest.raises(ConfigError, match=match):
+            resolve(CESMAConfig, {**COMM_SMALL, "task": task, "expert": expert, **keys})
+    # an expert of the task's flat actions (not its physical view) is refused, naming both
+    spec = envs.task_spec(task)
+    flat = CentralizedActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, hidden=8)
+    path = write_checkpoint(tmp_path / "flat.pt", "central_ppo", flat, task=task)
+    with pytest.raises(ConfigError, match="acts for .*'obs_dim': 11.* but mpe/speaker_listener here has .*'obs_dim': 8"):
+        train(resolve(CESMAConfig, {**COMM_SMALL, "task": task, "expert": str(path)}), tmp_path / "c", progress=False)
+
+
+def test_the_listener_reaches_the_expert_only_when_the_communication_loss_trains_the_speaker(tmp_path):
+    """The learning test of Alg. 2 on speaker-listener: a centralized PPO expert trained 200k steps on the task's
+    physical view, then 50k steps of DAgger with and without the communication loss (the shipped config). Only the
+    speaker sees the goal and it cannot move, so its messages are the listener's only way to it, and the only signal
+    that trains them is the communication loss. With it the learners' final greedy return (mean of the last 3
+    evaluations of 64 episodes) must come within a quarter of the expert-to-random gap of the expert's greedy return
+    and beat the learners without it by 1.5 (measured on 2026-12-03: expert -8.1, with -8.6, without -16.2)."""
+    task = "mpe/speaker_listener"
+    expert_cfg = resolve(CentralPPOConfig, dict(
+        task=task, seed=3, total_env_steps=200_000, num_envs=64, rollout_length=64, hidden_size=128,
+        eval_interval=50_000, eval_episodes=64, checkpoint_interval=200_000, torch_threads=2, precision="float32",
+        compile="never"))
+    train_central(expert_cfg, tmp_path / "expert", progress=False)
+    finals = {}
+    for comm_loss in (True, False):
+        cfg = load_config(CESMAConfig, "config/config.yaml", {
+            "task": task, "total_env_steps": 50_000, "eval_interval": 10_000, "eval_episodes": 64,
+            "comm_loss": comm_loss, "expert": str(tmp_path / "expert" / "final_model.pt")}, section="cesma")
+        rows = train(cfg, tmp_path / f"cesma_{comm_loss}", progress=False)
+        finals[comm_loss] = float(np.mean([r["test_return"] for r in rows[-3:]]))
+    expert = yaml.safe_load((tmp_path / "cesma_True" / "config.yaml").read_text())["expert"]["greedy"]["test_return"]
+    random_return = -39.66  # config/config.yaml scores: a uniformly random policy on mpe/speaker_listener
+    assert expert > random_return + 20, f"the expert did not learn: {expert:.1f}"
+    assert finals[True] >= expert - 0.25 * (expert - random_return), (finals, expert)
+    assert finals[True] >= finals[False] + 1.5, (finals, expert)

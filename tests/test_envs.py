@@ -194,6 +194,64 @@ def test_mpe_tasks():
     assert np.all(np.diff(np.asarray(hetero.accel)) < 0)  # larger agents accelerate less
 
 
+@pytest.mark.parametrize("task", ["mpe/speaker_listener", "mpe/reference", "mpe/reference_3"])
+def test_communication_channel_layout_and_physical_view(task):
+    """The declared channel (TaskSpec.comm) is where the env puts it: a flat action splits into (physical, message),
+    and the messages sent at t are what the receivers hear at t + 1 (one-hot, the other speakers in agent order;
+    nothing at an episode's start). The physical view cuts the heard part and takes physical actions only."""
+    env = envs.make(task, num_envs=4, seed=0)
+    spec, comm, N = env.spec, env.spec.comm, 4
+    K, P = spec.n_agents, comm.physical_obs_dim
+    assert spec.obs_dim == P + comm.heard_dim
+    o = env.reset()
+    assert (o.obs[..., P:] == 0).all()
+    rng, ended = np.random.default_rng(0), False
+    for _ in range(spec.episode_limit + 5):  # across an episode's end
+        physical = np.stack([rng.integers(0, n, size=N) for n in comm.n_physical], 1)
+        message = np.stack([rng.integers(0, comm.message_dim if s else 1, size=N) for s in comm.speaks], 1)
+        flat = comm.join_action(physical, message)
+        assert o.avail_actions[np.arange(N)[:, None], np.arange(K)[None], flat].all()
+        assert all(np.array_equal(a, b) for a, b in zip(comm.split_action(flat), (physical, message)))
+        r = env.step(flat)
+        for k in range(K):
+            heard = [np.eye(comm.message_dim)[message[:, i]] for i in comm.senders(k)]
+            expected = np.concatenate([*heard, np.zeros((N, comm.heard_dim - len(heard) * comm.message_dim))], 1)
+            expected[r.done] = 0  # a new episode: nothing heard yet
+            np.testing.assert_array_equal(r.obs[:, k, P:], expected)
+        o, ended = r, ended or r.done.any()
+    assert ended
+    view = envs.make(task, num_envs=N, seed=0, physical_only=True)
+    assert view.spec == envs.task_spec(task, physical_only=True) and view.spec.comm is None
+    assert view.spec.obs_dim == P and view.spec.n_actions == max(comm.n_physical)
+    v, full = view.reset(), envs.make(task, num_envs=N, seed=0).reset()
+    np.testing.assert_array_equal(v.obs, full.obs[..., :P])
+    assert (v.avail_actions.sum(-1) == np.array(comm.n_physical)).all()
+    with pytest.raises(ValueError, match="beyond an agent's physical actions"):
+        view.step(np.full((N, K), max(comm.n_physical)))
+    r = view.step(np.zeros((N, K), int))
+    assert r.obs.shape == (N, K, P) and r.state.shape == (N, K * P)
+    grouped = envs.make(task, num_envs=N, seed=0, physical_only=True)  # group steps (the PPO core's) as one step
+    grouped.set_groups(2)
+    grouped.reset()
+    pending = [grouped.step_group(g, np.zeros((N // 2, K), int)) for g in range(2)]
+    np.testing.assert_array_equal(np.concatenate([p.result().obs for p in pending]), r.obs)
+    if task == "mpe/reference_3":  # CESMA's custom task: 3 agents, 5 landmarks, each goal seen only by the others
+        assert (K, comm.message_dim, P) == (3, 10, 2 + 10 + 2 * 5)
+        import jax
+
+        game = envs.mpe._make_jaxmarl_env("reference_3", 0.0)
+        obs, state = game.reset(jax.random.PRNGKey(3))
+        goal, pos = np.asarray(state.goal), np.asarray(state.p_pos)
+        for k, agent in enumerate(game.agents):
+            others = [j for j in range(K) if j != k]
+            colours = np.asarray(obs[agent])[12:22].reshape(2, 5)  # the others' goals: 0.75 at each, 0.25 elsewhere
+            np.testing.assert_allclose(colours, np.where(np.eye(5)[goal[others]] > 0, 0.75, 0.25))
+            np.testing.assert_allclose(np.asarray(obs[agent])[2:12].reshape(5, 2), pos[3:] - pos[k], rtol=1e-6)
+        own_distance = np.linalg.norm(pos[:3] - pos[3 + goal], axis=-1)
+        rewards = game.rewards(state)
+        np.testing.assert_allclose([float(rewards[a]) for a in game.agents], [-own_distance.mean()] * 3, rtol=1e-5)
+
+
 def test_bad_actions_rejected():
     env = envs.make("smax/3m", num_envs=2, seed=0)
     env.reset()

@@ -10,6 +10,7 @@ import pytest
 from workflow_helpers import copy_workflow, planned_jobs
 import yaml
 
+from algorithms.common.runio import load_checkpoint
 from algorithms.demos import load_demos
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,21 +43,22 @@ def write_config(workdir, quick: dict) -> None:
 
 FIGURES = ["ablation", "ablation_summary", "main_results", "gail_reward", "bc_pretraining", "demo_quality",
            "state_action", "aggregate", "magail", "magail_generator", "mpe_spread", "cesma_decentralization",
-           "cesma_buffer", "cesma_smax"]
+           "cesma_buffer", "cesma_smax", "cesma_communication"]
 
 
 def test_dry_run_full_run_and_rerun_triggers(workdir):
     # the default target (the README's main command): every figure and table of the paper; experts ->
     # demonstrations -> arms -> rliable -> figures
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"all": 1, "train_expert": 7, "sample_demonstrations": 11, "train_arm": 68,
-                    "aggregate_experiment": 13, "aggregate_across_tasks": 1, "results_table": 1,
+    assert plan == {"all": 1, "train_expert": 8, "sample_demonstrations": 11, "train_arm": 72,
+                    "aggregate_experiment": 14, "aggregate_across_tasks": 1, "results_table": 1,
                     "hyperparameter_tables": 1, "expert_fraction_table": 1, "results_table_page": 1,
                     "hyperparameters_table_page": 1, "software_versions": 1, "plot_ablation": 1,
                     "plot_main_results": 1, "plot_gail_reward": 1,
                     "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1,
                     "plot_magail": 1, "plot_magail_generator": 1, "plot_mpe_spread": 1,
-                    "plot_cesma_decentralization": 1, "plot_cesma_buffer": 1, "plot_cesma_smax": 1}
+                    "plot_cesma_decentralization": 1, "plot_cesma_buffer": 1, "plot_cesma_smax": 1,
+                    "plot_cesma_communication": 1}
     snakemake(workdir)
     for fig in FIGURES:
         assert (workdir / "figures" / "quick" / f"{fig}.pdf").read_bytes()[:4] == b"%PDF", fig
@@ -117,8 +119,9 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     # On SMAX (cesma_smax) the expert is the centralized VDN and the learners the shared recurrent network.
     table = pd.read_csv(out / "tables" / "cesma.csv")
     mpe_arms = [("mpe/spread_3", a) for a in ("ippo", "mappo", "central_ppo", "cesma")]
-    assert list(zip(table.task, table.arm)) == mpe_arms + [("smax/3m", "iql"), ("smax/3m", "cesma")]
-    assert list(table.expert) == ["central_ppo"] * 4 + ["central_vdn"] * 2
+    comm_arms = [("mpe/speaker_listener", a) for a in ("cesma", "cesma_no_comm_loss")]
+    assert list(zip(table.task, table.arm)) == mpe_arms + [("smax/3m", "iql"), ("smax/3m", "cesma")] + comm_arms
+    assert list(table.expert) == ["central_ppo"] * 4 + ["central_vdn"] * 2 + ["central_ppo"] * 2
     assert (table.expert_training_steps == 2048).all()
     for _, cesma_table in table.groupby("task"):
         if cesma_table.expert_score.iloc[0] > 0:
@@ -130,6 +133,14 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert smax_run["config"]["network"] == "shared_rnn" and smax_run["config"]["k"] == 20
     iql = pd.read_csv(experiments / "cesma_smax" / "smax" / "3m" / "summary.csv").set_index("arm").loc["iql"]
     assert iql.execution == "decentralized; one Q-network shared by all agents"
+    # the communication variant (Alg. 2): its expert acts on the task's physical view, the ablation trains no message
+    talk = pd.read_csv(experiments / "cesma_communication" / "mpe" / "speaker_listener" / "summary.csv")
+    assert list(talk.arm) == ["cesma", "cesma_no_comm_loss"] and (talk.metric == "test_return").all()
+    silent = yaml.safe_load((out / "arms/mpe/speaker_listener/cesma_no_comm_loss/expert-central_ppo-2048/seed0/"
+                             "config.yaml").read_text())
+    assert silent["config"]["comm_loss"] is False and silent["expert"]["algorithm"] == "central_ppo"
+    expert_spec = load_checkpoint(out / "experts/central_ppo/mpe/speaker_listener/seed100/final_model.pt")["spec"]
+    assert expert_spec["obs_dim"] == 8 and expert_spec["comm"] is None  # the physical view
     assert "Nothing to be done" in snakemake(workdir, "-n")
     # the report: every figure and table of the run with its caption from the config, in one offline HTML file
     snakemake(workdir, "--report", "results/quick/report.html")

@@ -68,15 +68,20 @@ class OnPolicyLearner:
     update_stats = PPO_STATS  # the update's statistics, in metrics.csv column order
     run_metadata: dict = {}  # extra facts for the run's config.yaml
     uses_state = False  # whether the critic reads the global state (MAPPO)
+    # a centralized controller acts on a task's physical view (observations without the heard messages, physical
+    # actions only: ``envs.PhysicalView``): it sees every agent's observation, so there is nothing to tell it
+    physical_only = False
 
     def __init__(self, cfg: PPOConfig):
         self.cfg = cfg
         torch.set_num_threads(cfg.torch_threads)
         keep_freed_memory()
         env_opts = {} if cfg.reward_scale is None else {"reward_scale": cfg.reward_scale}
-        self.env = envs.make(cfg.task, num_envs=cfg.num_envs, seed=cfg.seed, **env_opts)
+        self.env = envs.make(cfg.task, num_envs=cfg.num_envs, seed=cfg.seed, physical_only=self.physical_only,
+                             **env_opts)
         self.env.set_groups(cfg.collect_groups)
-        self.eval_env = envs.make(cfg.task, num_envs=cfg.eval_episodes, seed=cfg.seed + 1_000_003, **env_opts)
+        self.eval_env = envs.make(cfg.task, num_envs=cfg.eval_episodes, seed=cfg.seed + 1_000_003,
+                                  physical_only=self.physical_only, **env_opts)
         self.spec = spec = self.env.spec
         self.T = cfg.rollout_steps(spec.episode_limit)  # validate() checked that chunk_length divides it
         self.gen = torch.Generator().manual_seed(cfg.seed)

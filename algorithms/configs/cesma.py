@@ -1,7 +1,8 @@
 """CESMA's multi-agent DAgger config (``algorithms/cesma.py``) and its resource estimate. Torch-free (see
 ``algorithms/configs/__init__.py``). Values from Lin et al. App. E (cooperative navigation, 3 agents: 2x128 MLP
 learners, batch 32, Adam 1e-3, k = 1) as defaults; on SMAX (the config block's ``smax/*`` overrides) App. E.1's
-recurrent learners. Every value the paper does not give is marked assumed."""
+recurrent learners; on the tasks with communication (Alg. 2) App. E's 2x64 learners. Every value the paper does not
+give is marked assumed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from algorithms.common.config import _f, check, checked_task_spec
 ASSUMED = ("num_envs", "capacity", "warmup_records", "acting (MPE)", "expert_labels", "weight_decay (MPE)",
            "total_env_steps (a fixed budget, as every arm's, instead of the paper's stop once the expert is matched)",
            "capacity_episodes and warmup_episodes (shared_rnn)",
-           "shared_rnn: each env plays whole episodes from their start and the supervised steps due run after them")
+           "shared_rnn: each env plays whole episodes from their start and the supervised steps due run after them",
+           "message_relaxation (Alg. 2: 'softmax / Gumbel-Softmax', which one and its temperature not given)")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ class CESMAConfig:
         "(the paper's SMAC learners act greedily)")
     expert_labels: Literal["greedy"] = _f("greedy", "assumed: the expert's label is the argmax of its joint policy's "
                                                     "head for each agent (the paper's DDPG experts are deterministic)")
+    comm_loss: bool = _f(True, "on a task with a communication channel (Alg. 2): each speaker's loss adds its "
+                               "receivers' action losses, back-propagated through its message; false: messages get no "
+                               "training signal (the ablation)")
+    message_relaxation: Literal["gumbel_st", "softmax"] = _f(
+        "gumbel_st", "assumed (Alg. 2): how a recomputed message stays differentiable. gumbel_st: a one-hot sample "
+        "forward (as at execution), the gradient of its Gumbel-softmax (temperature 1) back; softmax: the message's "
+        "probabilities")
     beta_start: float = _f(0.0, "classic DAgger mixture (an extension; the paper's Alg. 1 is 0): probability that a "
                                 "step executes the expert's joint action instead of the learners'")
     beta_decay_steps: int = _f(0, "env steps over which beta falls linearly from beta_start to 0 (0: beta stays at "
@@ -100,22 +109,33 @@ class CESMAConfig:
         check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
         check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         spec = checked_task_spec(self.task)
-        check(0 <= self.downweighted_action < spec.n_actions,
+        n_labelled = spec.n_actions if spec.comm is None else max(spec.comm.n_physical)  # the expert's actions
+        check(0 <= self.downweighted_action < n_labelled,
               f"downweighted_action {self.downweighted_action} is not an action of {self.task} "
-              f"(0..{spec.n_actions - 1})")
+              f"(0..{n_labelled - 1}{'' if spec.comm is None else ', its physical actions'})")
+        if spec.comm is not None:
+            check(self.network == "mlp", f"network {self.network!r} has no message head: on {self.task}, a task with "
+                                         f"a communication channel (Alg. 2), CESMA's learners are network mlp")
+            check(self.buffer == "shared", f"buffer {self.buffer!r}: on {self.task} (Alg. 2) a batch's messages are "
+                                           f"recomputed for the receivers of the same time steps: buffer shared only")
+        else:
+            check(self.comm_loss, f"comm_loss false: {self.task} has no communication channel (tasks with one: "
+                                  f"mpe/speaker_listener, mpe/reference, mpe/reference_3), so nothing to ablate")
 
     def unused_keys(self) -> list[str]:
         """The other network's buffer settings: the workflow sends them at their defaults, so changing one reruns
         only the runs that use it."""
+        comm = [] if checked_task_spec(self.task).comm is not None else ["comm_loss", "message_relaxation"]
         if self.network == "mlp":
-            return ["batch_episodes", "capacity_episodes", "warmup_episodes"]
-        return ["batch_records", "capacity", "warmup_records"]
+            return ["batch_episodes", "capacity_episodes", "warmup_episodes", *comm]
+        return ["batch_records", "capacity", "warmup_records", *comm]
 
 
-def buffer_nbytes(capacity: int, K: int, obs_dim: int, n_actions: int) -> int:
+def buffer_nbytes(capacity: int, K: int, obs_dim: int, n_actions: int, previous_step: bool = False) -> int:
     """Bytes of the mlp learners' DAgger buffer (``algorithms.cesma.LabelBuffer``): float32 observations, int64
-    labels, bool alive flags and action masks."""
-    return capacity * K * (4 * obs_dim + 8 + 1 + n_actions)
+    labels, bool alive flags and action masks; ``previous_step`` (Alg. 2's ``CommLabelBuffer``): the observations of
+    the step before and a first-step flag too."""
+    return capacity * (K * (4 * obs_dim * (2 if previous_step else 1) + 8 + 1 + n_actions) + int(previous_step))
 
 
 def episode_buffer_nbytes(capacity: int, T: int, K: int, obs_dim: int, n_actions: int) -> int:
@@ -132,5 +152,6 @@ def resources(hp: dict, spec) -> tuple[int, int]:
         size = episode_buffer_nbytes(episodes, spec.episode_limit, spec.n_agents, spec.obs_dim, spec.n_actions)
     else:
         records = min(hp["capacity"], hp["total_env_steps"])
-        size = buffer_nbytes(records, spec.n_agents, spec.obs_dim, spec.n_actions)
+        labels = spec.n_actions if spec.comm is None else max(spec.comm.n_physical)
+        size = buffer_nbytes(records, spec.n_agents, spec.obs_dim, labels, spec.comm is not None)
     return int(1500 + 2 * size / 2**20), max(30, int(hp["total_env_steps"] / 500 / 60 * 1.5))

@@ -116,7 +116,7 @@ class CommMLPPolicy(nn.Module):
         self.message_head = StackedLinear(n_agents, hidden, comm.message_dim, gain=0.01)
         n_phys = torch.tensor(comm.n_physical)
         flat = torch.arange(n_actions)
-        self.register_buffer("physical_avail", torch.arange(self.n_physical)[None, :] < n_phys[:, None], False)
+        self.register_buffer("physical_avail", torch.from_numpy(comm.physical_avail()), False)
         self.register_buffer("speaks", torch.tensor(comm.speaks), False)
         # flat action f of agent k = (physical f % n_k, message f // n_k); beyond an agent's actions: clamped (the
         # env marks them unavailable)
@@ -258,8 +258,7 @@ class CommLabelBuffer(LabelBuffer):
     def sample(self, n: int, gen: torch.Generator, per_agent: bool) -> dict[str, torch.Tensor]:
         if per_agent:  # config validation refuses it: a batch's messages and their receivers share time steps
             raise ValueError("Alg. 2's records are joint: no per-agent sampling")
-        rows = torch.randint(self.size, (n,), generator=gen)
-        return {name: getattr(self, name)[rows] for name in self.FIELDS}
+        return super().sample(n, gen, per_agent=False)
 
 
 def load_centralized_expert(path: str | Path | None, task: str, spec) -> tuple[nn.Module, dict]:
@@ -341,17 +340,13 @@ class CESMA:
         self.taught = torch.ones(K, dtype=torch.bool) if spec.comm is None else torch.tensor(spec.comm.n_physical) > 1
         self.policy = make_policy(cfg.network, K, spec.obs_dim, spec.n_actions, cfg.hidden_size, spec.comm)
         self.opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        if self.comm is not None:  # Alg. 2: records with the step before, physical labels
-            self.buffer = CommLabelBuffer(min(cfg.capacity, cfg.total_env_steps + cfg.num_envs * self.T), K,
-                                          spec.obs_dim, self.policy.n_physical)
+        if cfg.network == "mlp":  # joint records (Alg. 2: with the step before, and physical labels)
+            records = min(cfg.capacity, cfg.total_env_steps + cfg.num_envs * self.T)
+            n_labels = envs.physical_spec(spec).n_actions
+            buffer_cls = LabelBuffer if self.comm is None else CommLabelBuffer
+            self.buffer = buffer_cls(records, K, spec.obs_dim, n_labels)
             self.batch_size, self.warmup = cfg.batch_records, cfg.warmup_records
-            buffer_bytes = buffer_nbytes(self.buffer.capacity, K, spec.obs_dim, self.policy.n_physical,
-                                         previous_step=True)
-        elif cfg.network == "mlp":
-            self.buffer = LabelBuffer(min(cfg.capacity, cfg.total_env_steps + cfg.num_envs * self.T), K, spec.obs_dim,
-                                      spec.n_actions)
-            self.batch_size, self.warmup = cfg.batch_records, cfg.warmup_records
-            buffer_bytes = buffer_nbytes(self.buffer.capacity, K, spec.obs_dim, spec.n_actions)
+            buffer_bytes = buffer_nbytes(records, K, spec.obs_dim, n_labels, previous_step=self.comm is not None)
         else:
             self.buffer = EpisodeLabelBuffer(min(cfg.capacity_episodes, cfg.total_env_steps + cfg.num_envs), self.T,
                                              K, spec.obs_dim, spec.n_actions)
@@ -579,17 +574,10 @@ class CESMA:
         weight = batch["alive"].reshape(-1, K).float()
         if cfg.downweight != 1.0:
             weight = weight * torch.where(batch["label"].reshape(-1, K) == cfg.downweighted_action, cfg.downweight, 1.0)
-
-        def per_learner_ce(logits):  # each learner's weighted mean CE [K], and the terms [B, K]
-            ce = F.cross_entropy(logits.reshape(-1, A), batch["label"].reshape(-1), reduction="none").view(-1, K)
-            return (ce * weight).sum(0) / weight.sum(0).clamp(min=1e-8), ce
-
-        per_learner, ce = per_learner_ce(logits)
+        ce = F.cross_entropy(logits.reshape(-1, A), batch["label"].reshape(-1), reduction="none").view(-1, K)
+        per_learner = (ce * weight).sum(0) / weight.sum(0).clamp(min=1e-8)
         if cfg.network == "shared_rnn":
             return (ce * weight).sum() / weight.sum().clamp(min=1e-8), per_learner, logits
-        if self.comm is not None and cfg.comm_loss:  # each speaker's communication loss (``comm_logits``), for stats
-            ce_k = per_learner.detach()
-            self.last_comm_loss = float(((ce_k.sum() - ce_k) / max(K - 1, 1))[self.policy.speaks].mean())
         return per_learner.sum(), per_learner, logits
 
     def supervised_step(self) -> dict:
@@ -608,8 +596,9 @@ class CESMA:
         per_agent_mean = (float(per_learner.detach()[self.taught].mean()) if cfg.network == "mlp"
                           else float(loss.detach()))
         out = {"ce_loss": per_agent_mean, "label_accuracy": accuracy}
-        if self.comm is not None and cfg.comm_loss:
-            out["comm_loss"] = self.last_comm_loss  # per speaker, as ce_loss per learner
+        if self.comm is not None and cfg.comm_loss:  # each speaker's communication loss (``comm_logits``): the mean
+            ce = per_learner.detach()  # of the other learners' action losses
+            out["comm_loss"] = float(((ce.sum() - ce) / max(self.spec.n_agents - 1, 1))[self.policy.speaks].mean())
         return out
 
     def update(self) -> dict:

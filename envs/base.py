@@ -32,6 +32,10 @@ class CommSpec:
         """Whom agent k hears: every other speaker, in agent order."""
         return tuple(i for i, s in enumerate(self.speaks) if s and i != k)
 
+    def physical_avail(self) -> np.ndarray:
+        """Each agent's available physical actions [K, max n_physical] (bool)."""
+        return np.arange(max(self.n_physical))[None, :] < np.array(self.n_physical)[:, None]
+
     @property
     def heard_dim(self) -> int:
         return max(len(self.senders(k)) for k in range(len(self.speaks))) * self.message_dim
@@ -206,10 +210,10 @@ class PhysicalView(BatchedEnv):
         comm = env.spec.comm
         if comm is None:
             raise ValueError(f"{env.spec.name} has no communication channel: its physical view is the task itself")
-        self.inner, self._P, A = env, comm.physical_obs_dim, max(comm.n_physical)
+        self.inner, self._P = env, comm.physical_obs_dim
         self.spec = physical_spec(env.spec)
         self.num_envs = env.num_envs
-        self._avail = np.array([[a < n for a in range(A)] for n in comm.n_physical])
+        self._avail = comm.physical_avail()
         self._n_physical = np.array(comm.n_physical)
         self.set_groups(env.groups)
 

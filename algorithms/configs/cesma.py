@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from algorithms.common.config import _f, check, checked_task_spec
+from envs.base import physical_spec
 
 # Config keys whose values no source gives (the run's config.yaml lists them under ``assumed``).
 ASSUMED = ("num_envs", "capacity", "warmup_records", "acting (MPE)", "expert_labels", "weight_decay (MPE)",
@@ -109,7 +110,7 @@ class CESMAConfig:
         check(self.reward_scale is None or self.reward_scale > 0, f"reward_scale must be > 0, got {self.reward_scale}")
         check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         spec = checked_task_spec(self.task)
-        n_labelled = spec.n_actions if spec.comm is None else max(spec.comm.n_physical)  # the expert's actions
+        n_labelled = physical_spec(spec).n_actions  # the expert's actions (a channel's: physical only)
         check(0 <= self.downweighted_action < n_labelled,
               f"downweighted_action {self.downweighted_action} is not an action of {self.task} "
               f"(0..{n_labelled - 1}{'' if spec.comm is None else ', its physical actions'})")
@@ -152,6 +153,5 @@ def resources(hp: dict, spec) -> tuple[int, int]:
         size = episode_buffer_nbytes(episodes, spec.episode_limit, spec.n_agents, spec.obs_dim, spec.n_actions)
     else:
         records = min(hp["capacity"], hp["total_env_steps"])
-        labels = spec.n_actions if spec.comm is None else max(spec.comm.n_physical)
-        size = buffer_nbytes(records, spec.n_agents, spec.obs_dim, labels, spec.comm is not None)
+        size = buffer_nbytes(records, spec.n_agents, spec.obs_dim, physical_spec(spec).n_actions, spec.comm is not None)
     return int(1500 + 2 * size / 2**20), max(30, int(hp["total_env_steps"] / 500 / 60 * 1.5))

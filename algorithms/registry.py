@@ -16,9 +16,10 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Execution = Literal["decentralized", "CTDE", "centralized"]
+# "centralized sequential": one controller that decodes the agents' actions one after another (MAT)
+Execution = Literal["decentralized", "CTDE", "centralized", "centralized sequential"]
 Input = Literal["none", "demos", "expert"]
-EXECUTION_MODES = ("decentralized", "CTDE", "centralized")
+EXECUTION_MODES = ("decentralized", "CTDE", "centralized", "centralized sequential")
 INPUT_KINDS = ("none", "demos", "expert")
 
 
@@ -124,6 +125,13 @@ LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
                         ("env_steps_per_update", "env steps per gradient step"),
                         ("batch_episodes", "batch (episodes)"), ("epsilon_anneal_episodes", "epsilon anneal episodes"),
                         ("hidden_size", "hidden width"), ("total_env_steps", "env steps"))),
+    # the Multi-Agent Transformer (Wen et al. 2022): agent m acts on every observation and agents 1..m-1's actions;
+    # a baseline on the env reward and MILD²'s generator
+    Learner("mat", "algorithms.mat", "algorithms.configs.mat", "MATConfig", "MAT", ("ippo", "mat"),
+            "centralized sequential", "MAT",
+            table_rows=(("n_block", "blocks"), ("hidden_size", "width (n_embd)"), ("n_head", "heads"),
+                        ("ppo_epochs", "PPO epochs"), ("clip", "PPO clip"), ("lr", "Adam learning rate"),
+                        ("value_coef", "value-loss coefficient"), ("total_env_steps", "env steps"))),
     # CESMA (Lin et al.): decentralized learners trained by multi-agent DAgger on the labels of a centralized expert
     Learner("cesma", "algorithms.cesma", "algorithms.configs.cesma", "CESMAConfig", "CESMA", ("cesma",),
             "decentralized", "CESMA (multi-agent DAgger)",
@@ -175,6 +183,8 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
     # observations, but train one network together
     Arm("iql", "qmix", "IQL", {"mixer": "none"}, execution="decentralized",
         training="one Q-network shared by all agents"),
+    # the Multi-Agent Transformer on the env reward: the upper reference of the MILD² comparison
+    Arm("mat", "mat", "MAT"),
 ]}
 
 

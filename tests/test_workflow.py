@@ -148,13 +148,13 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     for name in [*FIGURES, "results.html", "hyperparameters.html", "software_versions.html"]:
         assert name in page, name
     assert "MAGAIL, centralized discriminator: IPPO generator against MAPPO generator" in page  # a config title
-    # the baselines' learning curves: IPPO, MAPPO, QMIX x 2 seeds
+    # the baselines' learning curves: IPPO, MAPPO, QMIX, MAT x 2 seeds
     curve = "learning_curves"  # a figure by its name, the same under every config
-    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 6,
+    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 8,
                                                              "learning_curves": 1}
     snakemake(workdir, curve)
     assert (workdir / "figures" / "quick" / "learning_curves.pdf").read_bytes()[:4] == b"%PDF"
-    for algo in ("ippo", "mappo", "qmix"):
+    for algo in ("ippo", "mappo", "qmix", "mat"):
         for seed in (0, 1):
             run = out / algo / "smax" / "3m" / f"seed{seed}"
             assert (run / "metrics.csv").exists() and (run / "config.yaml").exists()
@@ -195,9 +195,9 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     write_config(workdir, quick)
     assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 2,
                                                              "learning_curves": 1}
-    quick["ippo"]["lr"] = 1.0e-3  # MAPPO reads the ippo block too
+    quick["ippo"]["lr"] = 1.0e-3  # MAPPO and MAT read the ippo block too
     write_config(workdir, quick)
-    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 6,
+    assert planned_jobs(snakemake(workdir, "-n", curve)) == {"plot_learning_curves": 1, "train_baseline": 8,
                                                              "learning_curves": 1}
     # the hyperparameter tables come from the resolved configs: a changed value regenerates them
     table = "results/quick/tables/hyperparameters.tex"

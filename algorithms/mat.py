@@ -12,8 +12,11 @@ Training is the shared on-policy core's (``algorithms/common/ppo.py``), as IPPO'
 GAE, per-agent clipped ratios, clipped Huber value loss on normalised values (MAT's ValueNorm), entropy bonus; one
 Adam for the whole model, its gradient clipped as one (MAT's). MAT's defaults are the ``mat`` config block. Assumed,
 where the harness's shared core differs from MAT's code (listed in every run's ``config.yaml``): advantages
-normalised per agent over its own decisions (MAT: over all agents' entries together), and each loss averaged per
-agent and then over agents (MAT: over all entries; the same where agents live equally long).
+normalised per agent over its own decisions (MAT: over all agents' entries together); each loss averaged per agent
+and then over agents (MAT: over all entries; the same where agents live equally long); a dead agent's steps carry
+no advantage and its critic learns the team's reward tail after its death (MAT bootstraps them with the critic's
+values as any step); value statistics updated once per rollout (MAT: at every minibatch; with beta 0.99999 nearly
+the same).
 
     python -m algorithms.mat --config config/config.yaml --section ippo,mat --run-dir RUN task=smax/3m seed=0
 """
@@ -87,18 +90,20 @@ class MATPolicy(CategoricalPolicy, nn.Module):
     def decode_sequentially(self, rep: torch.Tensor, avail: torch.Tensor, uniform: torch.Tensor | None):
         """Acting: agent m's action from its output given agents 1..m-1's chosen actions, one agent at a time
         (sampled with the Gumbel noise of ``uniform`` [B, K, A], or greedy without it). -> actions [B, K],
-        their log-probs [B, K]."""
+        their log-probs [B, K]. The stream and the prefix of ``rep`` are fresh contiguous tensors at every pass:
+        under bfloat16 a matmul over a strided slice rounds differently from the training pass's, and the stored
+        log-probs must be the ones training recomputes."""
         B, K = rep.shape[:2]
-        tokens = torch.zeros(B, K, self.n_actions + 1)
-        tokens[:, 0, 0] = 1.0
-        actions, logps = [], []
+        start = torch.zeros(B, 1, self.n_actions + 1)
+        start[:, 0, 0] = 1.0
+        tokens, actions, logps = [start], [], []
         for m in range(K):
-            logits = self.decode(tokens[:, :m + 1], rep[:, :m + 1])[:, m].masked_fill(~avail[:, m], -1e10)
+            logits = self.decode(torch.cat(tokens, 1), rep[:, :m + 1].contiguous())[:, m]
+            logits = logits.masked_fill(~avail[:, m], -1e10)
             action = logits.argmax(-1) if uniform is None else gumbel_max(logits, uniform[:, m])
             logps.append(torch.log_softmax(logits, -1).gather(-1, action.unsqueeze(-1)).squeeze(-1))
             actions.append(action)
-            if m + 1 < K:
-                tokens[:, m + 1, 1:] = F.one_hot(action, self.n_actions).float()
+            tokens.append(F.one_hot(action + 1, self.n_actions + 1).float()[:, None])  # slot 0: the start flag
         return torch.stack(actions, 1), torch.stack(logps, 1)
 
     # ---------------------------------------------------------------- the on-policy core's interface
@@ -106,7 +111,9 @@ class MATPolicy(CategoricalPolicy, nn.Module):
         return torch.zeros(1, batch, self.width)
 
     def inputs(self, obs: torch.Tensor, last_action: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
-        return obs  # MAT's encoder normalises its input itself (its first LayerNorm)
+        """obs [..., K, O] -> [K, ..., O]: agents first, the core's layout of training inputs (minibatches select
+        along the sequence axis behind them). MAT's encoder normalises its input itself (its first LayerNorm)."""
+        return obs.movedim(-2, 0)
 
     def acting_weights(self):
         return None  # nothing to fold: acting runs the modules themselves
@@ -124,8 +131,9 @@ class MATPolicy(CategoricalPolicy, nn.Module):
 
     def evaluate(self, inputs, actions, avail, h0, reset):
         """Training: the stored joint actions re-evaluated by teacher forcing, every (step, env) a sample of K
-        tokens. inputs [L, B, K, O], actions [L, B, K], avail [L, B, K, A] -> log-prob, entropy, normalised value
-        [L, B, K]."""
+        tokens. inputs [K, L, B, O] (from ``inputs``), actions [L, B, K], avail [L, B, K, A] -> log-prob, entropy,
+        normalised value [L, B, K]."""
+        inputs = inputs.movedim(0, -2)
         *lead, K, O = inputs.shape
         rep, value = self.encode(inputs.reshape(-1, K, O))
         logits = self.decode(self.shifted(actions.reshape(-1, K)), rep)
@@ -154,7 +162,10 @@ class MAT(OnPolicyLearner):
     physical_only = True  # on a task with a communication channel: its physical view (it sees every observation)
     run_metadata = {"assumed": ["advantages normalised per agent over its own decisions (the PPO core's; MAT: over "
                                 "all agents' entries)",
-                                "losses averaged per agent, then over agents (the PPO core's; MAT: over all entries)"]}
+                                "losses averaged per agent, then over agents (the PPO core's; MAT: over all entries)",
+                                "dead agents' steps: no advantage, the critic learns the reward tail (the PPO core's; "
+                                "MAT: bootstrapped with the critic's values)",
+                                "value statistics updated once per rollout (MAT: at every minibatch)"]}
 
     def make_policy(self):
         spec, cfg = self.spec, self.cfg

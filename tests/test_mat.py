@@ -53,11 +53,26 @@ def test_sequential_decoding_gives_the_log_probs_of_teacher_forcing():
     assert avail.gather(-1, action.unsqueeze(-1)).all()  # only available actions are chosen
     logp_tf, entropy, value_tf = net.evaluate(net.inputs(obs[None], no_last[None]), action[None], avail[None], None,
                                               None)
-    torch.testing.assert_close(logp, logp_tf[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logp, logp_tf[0], rtol=0, atol=0)
     torch.testing.assert_close(value, net.value_norm.denormalize(value_tf[0]))
     assert (entropy > 0).all()
     # greedy decoding: each agent's argmax given the greedy actions of the agents before it
     assert torch.equal(greedy, teacher_forced(net, obs, greedy, avail).argmax(-1))
+
+
+def test_acting_stores_the_log_probs_training_recomputes_in_bfloat16():
+    """Under bfloat16 autocast too (matmul rounding depends on the memory layout of its inputs): the log-probs and
+    values stored while acting are exactly those of the training pass, so PPO's first ratio is exactly 1."""
+    net = make_net()
+    obs, avail = batch(B=32)
+    no_last = torch.full((32, K), -1)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16), net.acting():
+        action, logp, value, _ = net.act(obs, no_last, avail, net.initial_hidden(32), None,
+                                         torch.Generator().manual_seed(5))
+        logp_tf, _, value_tf = net.evaluate(net.inputs(obs[None], no_last[None]), action[None], avail[None], None,
+                                            None)
+    torch.testing.assert_close(logp, logp_tf[0], rtol=0, atol=0)
+    torch.testing.assert_close(value, net.value_norm.denormalize(value_tf[0]), rtol=0, atol=0)
 
 
 def test_agent_m_reads_every_observation_and_only_earlier_agents_actions():
@@ -86,11 +101,17 @@ def test_agent_m_reads_every_observation_and_only_earlier_agents_actions():
 
 def test_value_norm_and_one_clip_for_the_whole_model():
     net = make_net()
+    mask = torch.ones(8, 6, K)
     returns = 5.0 + 2.0 * torch.randn(8, 6, K)
-    old = torch.zeros(8, 6, K)
-    targets, old_norm = net.value_targets(returns, old, torch.ones(8, 6, K))
+    targets, _ = net.value_targets(returns, torch.zeros(8, 6, K), mask)
     assert float(net.value_norm.debias) > 0 and abs(float(targets.mean())) < 1.0  # normalised targets
-    torch.testing.assert_close(old_norm, old)  # normalised with the statistics before the update (none yet)
+    # the old values of the next rollout are normalised with the statistics they were de-normalised with
+    old = 3.0 + torch.randn(8, 6, K)
+    expected_old = net.value_norm.normalize(old)
+    targets2, old_norm = net.value_targets(returns + 1.0, old, mask)
+    torch.testing.assert_close(old_norm, expected_old)
+    torch.testing.assert_close(targets2, net.value_norm.normalize(returns + 1.0))
+    assert not torch.allclose(old_norm, old)
     for p in net.parameters():
         p.grad = torch.ones_like(p)
     total = float(net.clip_grad_norm(1.0))
@@ -117,6 +138,21 @@ def test_run_outputs_and_exact_resume(tmp_path, monkeypatch):
     train_killed_at_update(monkeypatch, MAT, 2, train, cfg, tmp_path / "b", progress=False)
     train(cfg, tmp_path / "b", progress=False)
     assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
+def test_minibatches_select_whole_samples(tmp_path):
+    """With several minibatches per epoch the core selects sequences behind the agents axis (MAT's ``inputs`` puts
+    agents first): each minibatch's loss equals the loss of the same samples evaluated alone."""
+    algo = MAT(resolve(MATConfig, {**SMALL, "num_minibatches": 4, "ppo_epochs": 1}))
+    algo.collect()
+    stats = algo.update()
+    assert all(torch.isfinite(torch.tensor(v)) for v in stats.values())
+    buf = algo.buf
+    inputs = algo.net.inputs(buf.obs, buf.last_action)
+    assert inputs.shape == (3, algo.T, 8, buf.obs.shape[-1])
+    logp, _, _ = algo.net.evaluate(inputs[:, :, 2:5], buf.actions[:, 2:5], buf.avail[:, 2:5], None, None)
+    whole, _, _ = algo.net.evaluate(inputs, buf.actions, buf.avail, None, None)
+    torch.testing.assert_close(logp, whole[:, 2:5])
 
 
 def test_mat_learns_3m(tmp_path):

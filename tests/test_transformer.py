@@ -63,3 +63,25 @@ def test_causal_blocks_read_earlier_tokens_only(kind):
     assert not torch.allclose(out2[:, 3:], out[:, 3:], atol=1e-4)
     unmasked = perturbed(DecodeBlock(8, 2, causal=False, attention=kind))
     assert not torch.allclose(unmasked(x2, rep)[:, 0], unmasked(x, rep)[:, 0], atol=1e-4)  # without masks: every token
+
+
+def test_decoder_queries_come_from_the_encoder_and_the_residual_is_its_output():
+    """MAT's order: output m reads the encoder's token m only (queries and residual), the action stream up to m. In
+    the usual order (queries from the stream, keys from the encoder) output m would read encoder tokens 0..m."""
+    block = perturbed(DecodeBlock(8, 2, causal=True))
+    x, rep = torch.randn(2, 5, 8), torch.randn(2, 5, 8)
+    out = block(x, rep)
+    rep2 = rep.clone()
+    rep2[:, 1] += torch.randn(2, 8)
+    out2 = block(x, rep2)
+    assert not torch.allclose(out2[:, 1], out[:, 1], atol=1e-4)
+    for m in (0, 2, 3, 4):
+        torch.testing.assert_close(out2[:, m], out[:, m], rtol=0, atol=0)
+
+
+def test_l2_scores_in_bfloat16_keep_a_key_at_the_query_at_zero():
+    q = 30.0 * torch.randn(1, 1, 3, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        scores = Attention.scores(q.bfloat16(), q.bfloat16())
+    assert scores.dtype == torch.float32
+    torch.testing.assert_close(scores.diagonal(dim1=-2, dim2=-1), torch.zeros(1, 1, 3), rtol=0, atol=0)

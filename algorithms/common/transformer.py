@@ -43,10 +43,13 @@ class Attention(nn.Module):
         self.key = mat_linear(dim, dim) if kind == "dot" else None
         self.value, self.proj = mat_linear(dim, dim), mat_linear(dim, dim)
 
-    def scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """Attention logits [B, H, Kq, Kc] of projected queries and keys [B, H, K, d_h] (L2 only: SDPA does dot)."""
-        sq_dist = q.pow(2).sum(-1, keepdim=True) - 2 * q @ k.transpose(-2, -1) + k.pow(2).sum(-1).unsqueeze(-2)
-        return -sq_dist.clamp(min=0) / math.sqrt(q.shape[-1])
+    @staticmethod
+    def scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """L2 attention logits [B, H, Kq, Kc] of projected queries and keys [B, H, K, d_h]: the differences formed
+        directly, in float32 (tokens are agents, so few; the expanded |q|^2 - 2 q.k + |k|^2 cancels badly in
+        bfloat16)."""
+        diff = q.float().unsqueeze(-2) - k.float().unsqueeze(-3)
+        return -diff.pow(2).sum(-1) / math.sqrt(q.shape[-1])
 
     def forward(self, query_in: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         B, K, D = query_in.shape
@@ -57,9 +60,9 @@ class Attention(nn.Module):
         else:
             logits = self.scores(q, heads(self.query(context)))  # the keys through the queries' weights: tied
             if self.causal:
-                future = torch.ones(K, context.shape[1], dtype=torch.bool).triu(1)
+                future = torch.ones(K, context.shape[1], dtype=torch.bool, device=logits.device).triu(1)
                 logits = logits.masked_fill(future, float("-inf"))
-            y = torch.softmax(logits, -1) @ v
+            y = torch.softmax(logits, -1).to(v.dtype) @ v
         return self.proj(y.transpose(1, 2).reshape(B, K, D))
 
 

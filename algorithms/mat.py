@@ -80,12 +80,15 @@ class MATPolicy(CategoricalPolicy, nn.Module):
             x = block(x, rep)
         return self.policy_head(x).float()
 
+    def action_stream(self, previous: torch.Tensor) -> torch.Tensor:
+        """The actions of agents 1..j [B, j] -> the decoder's input for agents 1..j+1 [B, j+1, A+1]: the start flag
+        (slot 0), then each action's one-hot in slots 1..A. A fresh contiguous tensor."""
+        start = F.one_hot(torch.zeros(previous.shape[0], 1, dtype=torch.long), self.n_actions + 1)
+        return torch.cat([start, F.one_hot(previous + 1, self.n_actions + 1)], 1).float()
+
     def shifted(self, actions: torch.Tensor) -> torch.Tensor:
         """Joint actions [B, K] -> the decoder's input [B, K, A+1]: the start flag, then agents 1..K-1's one-hots."""
-        tokens = torch.zeros(*actions.shape, self.n_actions + 1)
-        tokens[:, 0, 0] = 1.0
-        tokens[:, 1:, 1:] = F.one_hot(actions[:, :-1], self.n_actions).float()
-        return tokens
+        return self.action_stream(actions[:, :-1])
 
     def decode_sequentially(self, rep: torch.Tensor, avail: torch.Tensor, uniform: torch.Tensor | None):
         """Acting: agent m's action from its output given agents 1..m-1's chosen actions, one agent at a time
@@ -94,17 +97,15 @@ class MATPolicy(CategoricalPolicy, nn.Module):
         under bfloat16 a matmul over a strided slice rounds differently from the training pass's, and the stored
         log-probs must be the ones training recomputes."""
         B, K = rep.shape[:2]
-        start = torch.zeros(B, 1, self.n_actions + 1)
-        start[:, 0, 0] = 1.0
-        tokens, actions, logps = [start], [], []
+        actions = torch.zeros(B, 0, dtype=torch.long)  # the agents decided so far
+        logps = []
         for m in range(K):
-            logits = self.decode(torch.cat(tokens, 1), rep[:, :m + 1].contiguous())[:, m]
+            logits = self.decode(self.action_stream(actions), rep[:, :m + 1].contiguous())[:, m]
             logits = logits.masked_fill(~avail[:, m], -1e10)
             action = logits.argmax(-1) if uniform is None else gumbel_max(logits, uniform[:, m])
             logps.append(torch.log_softmax(logits, -1).gather(-1, action.unsqueeze(-1)).squeeze(-1))
-            actions.append(action)
-            tokens.append(F.one_hot(action + 1, self.n_actions + 1).float()[:, None])  # slot 0: the start flag
-        return torch.stack(actions, 1), torch.stack(logps, 1)
+            actions = torch.cat([actions, action[:, None]], 1)
+        return actions, torch.stack(logps, 1)
 
     # ---------------------------------------------------------------- the on-policy core's interface
     def initial_hidden(self, batch: int) -> torch.Tensor:
@@ -150,11 +151,7 @@ class MATPolicy(CategoricalPolicy, nn.Module):
         return nn.utils.clip_grad_norm_(self.parameters(), max_norm)  # MAT clips the whole model as one
 
     def value_targets(self, returns, old_values, mask):
-        """As MAPPO's: targets and old values in the normalised space, the old ones with the statistics they were
-        de-normalised with."""
-        old = self.value_norm.normalize(old_values)
-        self.value_norm.update(returns[mask.bool()])
-        return self.value_norm.normalize(returns), old
+        return self.value_norm.targets(returns, old_values, mask)  # as MAPPO's
 
 
 class MAT(OnPolicyLearner):

@@ -440,6 +440,15 @@ class ValueNorm(nn.Module):
         mean, std = self.stats()
         return x * std + mean
 
+    def targets(self, returns: torch.Tensor, old_values: torch.Tensor, mask: torch.Tensor):
+        """Value targets and old values in a critic's normalised output space, updating the statistics with the
+        targets where ``mask``. The old values are normalised with the statistics they were de-normalised with
+        (before this rollout's update), so they equal the critic's raw outputs at acting time and the value clip is
+        centred on them (as RMAPPO's); the targets with the updated ones."""
+        old = self.normalize(old_values)
+        self.update(returns[mask.bool()])
+        return self.normalize(returns), old
+
 
 class SharedActorCentralCritic(CategoricalPolicy, nn.Module):
     """MAPPO's networks (RMAPPO): one actor shared by all agents, on the agent's own observation, its one-hot last
@@ -526,9 +535,4 @@ class SharedActorCentralCritic(CategoricalPolicy, nn.Module):
         return torch.stack([nn.utils.clip_grad_norm_(actor, max_norm), nn.utils.clip_grad_norm_(critic, max_norm)])
 
     def value_targets(self, returns, old_values, mask):
-        """Targets and old values in the critic's normalised output space. The old values are normalised with the
-        statistics they were de-normalised with (before this rollout's update), so they equal the critic's raw outputs
-        at acting time and the value clip is centred on them (as RMAPPO's); the targets with the updated ones."""
-        old = self.value_norm.normalize(old_values)
-        self.value_norm.update(returns[mask.bool()])
-        return self.value_norm.normalize(returns), old
+        return self.value_norm.targets(returns, old_values, mask)

@@ -207,8 +207,8 @@ def sample_demonstrations(expert_runs: list[str | Path], step: int | Literal["fi
         demonstrators = [compose_team(nets)]
     else:
         demonstrators = nets if indep else nets[:1]
-    greedy = [float(_play(n, task, greedy_eval_episodes, seed + 7, "greedy", 0.0, scale).won.mean())
-              for n in demonstrators]
+    greedy_play = [_play(n, task, greedy_eval_episodes, seed + 7, "greedy", 0.0, scale) for n in demonstrators]
+    greedy = [float(p.won.mean()) for p in greedy_play]
 
     def columns(ep: Episodes, picks: list[tuple[int, slice]]) -> dict:
         """Agent k's column from episodes ep[sl] for each (k, sl)."""
@@ -245,7 +245,9 @@ def sample_demonstrations(expert_runs: list[str | Path], step: int | Literal["fi
         "sampling_mode": mode, "epsilon": epsilon if mode == "epsilon_greedy" else None, "sampling_seed": seed,
         "episodes_per_agent": E,
         "sampled_win_rate": float(np.mean([p.won.mean() for p in played])),
+        "sampled_return": float(np.mean([p.returns.mean() for p in played])),
         "expert_greedy_win_rate": float(np.mean(greedy)), "expert_greedy_win_rates": greedy,
+        "expert_greedy_return": float(np.mean([p.returns.mean() for p in greedy_play])),
         "greedy_eval_episodes": greedy_eval_episodes,
     }
     return Demonstrations(**arrays, metadata=meta)

@@ -2,8 +2,9 @@
 discriminator, or both. The arms of ``algorithms/registry.py`` are settings of generator × discriminator
 (``gail_discriminator``) × expert source (``gail_expert``) × reward (``reward``, ``gail_reward_transform``). The
 generator is the learner: IPPO's independent networks here (learner ``imitation``), MAPPO's shared actor and
-centralised critic in ``algorithms/imitation_ctde.py``; the reward hook (``ImitationOnPolicy``) is the same on both,
-and the shared pieces live in ``algorithms/common/imitation.py``.
+centralised critic in ``algorithms/imitation_ctde.py``, the Multi-Agent Transformer in ``algorithms/imitation_mat.py``;
+the reward hook (``ImitationOnPolicy``) is the same on all three, and the shared pieces live in
+``algorithms/common/imitation.py``.
 
 - DM² (Wang et al., AAAI 2023): per-agent discriminators on each agent's own observation, trained on that agent's
   state-only demonstrations; r_i = r_env + gail_coef * logit D_i(o_i). Its paper's variants: GAIL-only
@@ -12,7 +13,10 @@ and the shared pieces live in ``algorithms/common/imitation.py``.
 - MAGAIL (Song et al. 2018) with its three discriminators on (o_k, a_k): per-agent (``per_agent``), joint with one
   logit per agent (``joint``), joint with one team logit (``joint_single``); BCE, reward 2σ(logit) - 1, pure
   imitation by default. The original generator is MACK (ACKTR with centralised critics): here it is IPPO's PPO, or
-  MAPPO's (shared actor, centralised critic: ``algorithms/imitation_ctde.py``).
+  MAPPO's (shared actor, centralised critic: ``algorithms/imitation_ctde.py``), or MAT's.
+- MILD² (global dependencies): MAT's generator against a transformer discriminator over every agent's observation
+  and action (``transformer``), trained with a Wasserstein loss (``gail_loss: wasserstein``) under spectral
+  normalisation, reward softplus(d_k); MILD²-GD, its ablation, with per-agent discriminators under the same loss.
 
 Per PPO update: train the discriminator for ``gail_epochs`` steps on expert rows against the current rollout's rows
 (living steps only), then reward the rollout's living steps (no imitation reward on padding or after death), then the
@@ -42,7 +46,7 @@ from algorithms import registry
 from algorithms.common import trainer
 from algorithms.common.config import ConfigError, check
 from algorithms.common.imitation import (DISC_STATS, AdversarialReward, ImitationError, SelfImitationStore,
-                                         agent_pools, joint_rows, one_hot_features)
+                                         agent_pools, assumptions, joint_rows, one_hot_features)
 from algorithms.configs.imitation import ImitationConfig, resources  # noqa: F401 (torch-free)
 from algorithms.demos import Demonstrations, load_demos
 from algorithms.ippo import IPPO, PPO_STATS
@@ -103,7 +107,7 @@ class ImitationOnPolicy:
 
     def __init__(self, cfg: ImitationConfig):
         # Demonstrations first: a wrong file fails before envs are built or anything is trained.
-        spec = envs.task_spec(cfg.task)
+        spec = envs.task_spec(cfg.task, physical_only=self.physical_only)  # the view the generator acts on
         demos = None
         if cfg.needs_demos:
             demos = load_demos(cfg.demos, task=cfg.task, n_agents=spec.n_agents, obs_dim=spec.obs_dim)
@@ -111,18 +115,17 @@ class ImitationOnPolicy:
             check(cfg.demo_episodes <= n_demo,
                   f"demo_episodes {cfg.demo_episodes} exceeds the {n_demo} episodes in {cfg.demos}")
         super().__init__(cfg)
-        K = spec.n_agents
-        self.update_stats = PPO_STATS + (DISC_STATS if cfg.uses_discriminator else [])
-        self.run_metadata = {}
+        self.update_stats = PPO_STATS + (DISC_STATS[cfg.gail_loss] if cfg.uses_discriminator else [])
+        self.run_metadata = dict(self.run_metadata)  # the generator's own facts (MAT's assumptions), then these
         if demos is not None:  # recorded in the run's config.yaml: which demonstrations, of what quality
             self.run_metadata["demonstrations"] = {k: v for k, v in demos.metadata.items()
                                                    if k not in ("expert_greedy_win_rates",)}
         self.features = one_hot_features(spec.n_actions, cfg.gail_input == "obs_action")
         if cfg.uses_discriminator:
-            in_dim = spec.obs_dim + (spec.n_actions if cfg.gail_input == "obs_action" else 0)
-            self.imitation = AdversarialReward(cfg.gail_discriminator, K, in_dim, cfg.gail_hidden, cfg.gail_lr,
-                                               cfg.gail_gp_lambda, cfg.gail_reward_transform, cfg.gail_epochs,
-                                               cfg.gail_batch_rows, self.gen)
+            self.imitation = AdversarialReward(cfg, spec, self.gen)
+            assumed = assumptions(cfg)
+            if assumed:
+                self.run_metadata["assumed"] = list(self.run_metadata.get("assumed", [])) + assumed
             if cfg.gail_expert == "demos":
                 try:
                     self.expert = (agent_pools(demos, cfg.demo_episodes, self.features)
@@ -177,11 +180,19 @@ class ImitationOnPolicy:
         expert = self.expert if cfg.gail_expert == "demos" else (self.sil.pools() if len(self.sil) else None)
         if expert is None:  # self-imitation before any episode has finished: nothing to imitate yet
             stats = self.ppo_update(team if cfg.reward == "mixed" else torch.zeros_like(team))
-            return {**stats, **{k: float("nan") for k in DISC_STATS}, **extra}
+            return {**stats, **{k: float("nan") for k in DISC_STATS[cfg.gail_loss]}, **extra}
         r_d, dstats = self.imitation(x, decided, expert)
         rewards = team + cfg.gail_coef * r_d if cfg.reward == "mixed" else r_d
         stats = self.ppo_update(rewards)
         return {**stats, **dstats, **extra}
+
+    def model_state(self) -> dict:
+        """The generator's snapshot and, with it, the discriminator of the same step (the rewards it gave can be
+        recomputed from any snapshot: the reward histograms)."""
+        state = super().model_state()
+        if self.cfg.uses_discriminator:
+            state["discriminator"] = self.imitation.disc.state_dict()
+        return state
 
     def training_state(self) -> dict:
         state = super().training_state()

@@ -32,16 +32,10 @@ from algorithms import registry
 from algorithms.common import trainer
 from algorithms.common.networks import CategoricalPolicy, ValueNorm, gumbel_max
 from algorithms.common.ppo import OnPolicyLearner
-from algorithms.common.transformer import DecodeBlock, EncodeBlock, mat_linear
+from algorithms.common.transformer import DecodeBlock, EncodeBlock, mat_head, mat_linear
 from algorithms.configs.mat import MATConfig, resources  # noqa: F401 (torch-free)
 
 LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
-
-
-def mat_head(width: int, out_dim: int) -> nn.Sequential:
-    """MAT's output head: Linear-GELU-LayerNorm-Linear."""
-    return nn.Sequential(mat_linear(width, width, activated=True), nn.GELU(), nn.LayerNorm(width),
-                         mat_linear(width, out_dim))
 
 
 class MATPolicy(CategoricalPolicy, nn.Module):

@@ -111,6 +111,13 @@ LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
     Learner("imitation_ctde", "algorithms.imitation_ctde", "algorithms.configs.imitation_ctde", "ImitationCTDEConfig",
             "AdversarialImitationCTDE", ("ippo", "mappo", "imitation"), "CTDE",
             "adversarial imitation (MAPPO generator)", table_rows=IMITATION_ROWS),
+    Learner("imitation_mat", "algorithms.imitation_mat", "algorithms.configs.imitation_mat", "ImitationMATConfig",
+            "AdversarialImitationMAT", ("ippo", "mat", "imitation", "imitation_mat"), "centralized sequential",
+            "adversarial imitation (MAT generator)",
+            table_rows=(("gail_epochs", "discriminator steps per update"),
+                        ("gail_batch_rows", "discriminator batch rows"), ("gail_lr", "discriminator learning rate"),
+                        ("gail_hidden", "discriminator width"), ("gail_w_epsilon", "Wasserstein epsilon"),
+                        ("gail_w_omega", "Wasserstein regulariser"), ("demo_episodes", "demonstration episodes"))),
     # CESMA's expert (Lin et al.): one controller over the joint observation, one action head per agent
     Learner("central_ppo", "algorithms.central_ppo", "algorithms.configs.central_ppo", "CentralPPOConfig",
             "CentralPPO", ("ippo", "central_ppo"), "centralized", "centralized PPO", expert=True,
@@ -148,6 +155,9 @@ LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
 
 _MAGAIL = {"reward": "gail", "gail_input": "obs_action", "gail_reward_transform": "two_sigmoid_minus_one",
            "gail_gp_lambda": 0.0}
+# MILD²: Eq. 6's Wasserstein loss, spectral normalisation, reward softplus(d) (the coherent reading), pure imitation
+_MILD2 = {"reward": "gail", "gail_input": "obs_action", "gail_loss": "wasserstein", "gail_spectral_norm": True,
+          "gail_reward_transform": "softplus"}
 ARMS: dict[str, Arm] = {arm.name: arm for arm in [
     Arm("ippo", "ippo", "IPPO"),
     Arm("mappo", "mappo", "MAPPO"),
@@ -185,6 +195,12 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
         training="one Q-network shared by all agents"),
     # the Multi-Agent Transformer on the env reward: the upper reference of the MILD² comparison
     Arm("mat", "mat", "MAT"),
+    # MILD² and its comparison: pure imitation on MAT's generator; only the discriminator changes between them
+    Arm("magail_mat", "imitation_mat", "MAGAIL cent. on MAT", {**_MAGAIL, "gail_discriminator": "joint"},
+        consumes="demos", joint_demos=True, training="joint discriminator"),
+    Arm("mild2_gd", "imitation_mat", "MILD²-GD", {**_MILD2, "gail_discriminator": "per_agent"}, consumes="demos"),
+    Arm("mild2", "imitation_mat", "MILD²", {**_MILD2, "gail_discriminator": "transformer"}, consumes="demos",
+        joint_demos=True, training="joint discriminator"),
 ]}
 
 

@@ -1,7 +1,7 @@
 """Per-agent discriminators: independent, learn to separate expert from policy rows, gradient penalty as defined."""
 import torch
 
-from algorithms.common.imitation import (Discriminators, JointDiscriminator, discriminator_loss, gail_reward,
+from algorithms.common.imitation import (Discriminators, JointDiscriminator, bce_loss, gail_reward,
                                          sample_joint, sample_rows)
 
 K, D = 3, 4
@@ -17,7 +17,7 @@ def test_learns_to_separate_and_stays_per_agent():
                     for k in range(K)]
     policy_pools = [torch.randn(300 + 100 * k, D) * 0.3 for k in range(K)]
     for _ in range(300):
-        loss, stats = discriminator_loss(disc, sample_rows(expert_pools, 64, g), sample_rows(policy_pools, 64, g),
+        loss, stats = bce_loss(disc, sample_rows(expert_pools, 64, g), sample_rows(policy_pools, 64, g),
                                          10.0, g)
         opt.zero_grad()
         loss.backward()
@@ -37,7 +37,7 @@ def test_no_gradient_crosses_agents():
     grads = []
     for p in (policy, policy_changed):
         disc.zero_grad()
-        loss, _ = discriminator_loss(disc, expert, p, 10.0, torch.Generator().manual_seed(1))
+        loss, _ = bce_loss(disc, expert, p, 10.0, torch.Generator().manual_seed(1))
         loss.backward()
         grads.append([q.grad.clone() for q in disc.parameters()])
     for a, b in zip(*grads):
@@ -58,7 +58,7 @@ def test_gradient_penalty_and_transforms():
     torch.testing.assert_close(gail_reward(logits, "log_d"), torch.log(d))
     torch.testing.assert_close(gail_reward(logits, "two_sigmoid_minus_one"), 2 * d - 1)
     # zero network: gradient 0 everywhere -> penalty (0 - 1)^2 = 1; BCE = 2 log 2
-    _, stats = discriminator_loss(disc, torch.randn(1, 5, 2), torch.randn(1, 5, 2), 10.0,
+    _, stats = bce_loss(disc, torch.randn(1, 5, 2), torch.randn(1, 5, 2), 10.0,
                                   torch.Generator().manual_seed(0))
     assert abs(stats["disc_gp"] - 1.0) < 1e-6 and abs(stats["disc_bce"] - 2 * 0.6931472) < 1e-5
 
@@ -86,7 +86,7 @@ def test_joint_discriminators_learn_a_dependency_per_agent_ones_cannot():
         disc = JointDiscriminator(K, D, hidden=32, per_agent_logits=per_agent_logits)
         opt = torch.optim.Adam(disc.parameters(), lr=3e-3)
         for _ in range(400):
-            loss, stats = discriminator_loss(disc, sample_joint(*expert, 128, g), sample_joint(*policy, 128, g), 0.0, g)
+            loss, stats = bce_loss(disc, sample_joint(*expert, 128, g), sample_joint(*policy, 128, g), 0.0, g)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -99,7 +99,7 @@ def test_joint_discriminators_learn_a_dependency_per_agent_ones_cannot():
     opt = torch.optim.Adam(per_agent.parameters(), lr=3e-3)
     pools = lambda data: [data[0][data[1][:, k], k] for k in range(K)]  # noqa: E731
     for _ in range(400):
-        loss, stats = discriminator_loss(per_agent, sample_rows(pools(expert), 128, g), sample_rows(pools(policy), 128, g),
+        loss, stats = bce_loss(per_agent, sample_rows(pools(expert), 128, g), sample_rows(pools(policy), 128, g),
                                          0.0, g)
         opt.zero_grad()
         loss.backward()
@@ -112,7 +112,7 @@ def test_joint_discriminator_trains_each_logit_on_living_agents_only():
     x, alive = torch.randn(16, K, D), torch.ones(16, K, dtype=torch.bool)
     alive[:, 2] = False  # agent 2 dead everywhere: its logit gets no gradient through the loss
     x = x * alive.unsqueeze(-1)
-    loss, _ = discriminator_loss(disc, (x, alive), (x.flip(0), alive), 0.0, torch.Generator().manual_seed(0))
+    loss, _ = bce_loss(disc, (x, alive), (x.flip(0), alive), 0.0, torch.Generator().manual_seed(0))
     loss.backward()
     assert torch.all(disc.out.weight.grad[0, :, 2] == 0) and torch.all(disc.out.bias.grad[0, :, 2] == 0)
     assert disc.out.weight.grad[0, :, :2].abs().sum() > 0

@@ -10,6 +10,7 @@ from algorithms.common.config import ConfigError, resolve
 from algorithms.demos import DemoError, load_demos, sample_demonstrations, save_demos
 from algorithms import registry
 from algorithms.common.imitation import SelfImitationStore
+from algorithms.common.networks import StackedLinear
 from algorithms.common.runio import load_checkpoint
 from algorithms.imitation import AdversarialImitation as DM2, ImitationConfig as DM2Config
 
@@ -72,20 +73,25 @@ def test_mixed_reward_only_on_living_steps(demo_file):
     assert (seen["g"][~(algo_g.buf.valid.unsqueeze(-1) & algo_g.buf.alive)] == 0).all()  # no env reward at all
 
 
-@pytest.mark.parametrize("arm", ["dm2", "dm2_sil", "magail_cent", "magail_cent_mappo"])
+@pytest.mark.parametrize("arm", ["dm2", "dm2_sil", "magail_cent", "magail_cent_mappo", "mild2"])
 def test_imitation_run_resumes_exactly(demo_file, tmp_path, monkeypatch, arm):
-    entry = registry.learner(registry.ARMS[arm].learner)  # the generator: IPPO's or MAPPO's networks
+    entry = registry.learner(registry.ARMS[arm].learner)  # the generator: IPPO's, MAPPO's or MAT's networks
     DM2 = entry.learner_cls
     c = cfg(demo_file, config_cls=entry.config_cls, **registry.ARMS[arm].settings)
     train(c, tmp_path / "a", progress=False, algo_cls=DM2, arm=arm)
     a = pd.read_csv(tmp_path / "a" / "metrics.csv").drop(columns=["wall_time", "steps_per_s"])
-    assert {"disc_bce", "disc_expert_acc", "gail_reward_mean"} <= set(a.columns)
+    assert {"disc_loss", "gail_reward_mean", "gail_reward_std"} <= set(a.columns)
+    loss_columns = {"disc_bce", "disc_expert_acc"} if arm != "mild2" else {"disc_w_distance", "disc_w_omega"}
+    assert loss_columns <= set(a.columns)
     resolved = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
     assert resolved["algorithm"] == entry.name and resolved["arm"] == arm
     assert resolved["execution"] == registry.ARMS[arm].mode
     # the final model loads as the generator's acting policy
-    net = entry.load().acting_policy(load_checkpoint(tmp_path / "a" / "final_model.pt"))
-    assert type(net) is type(DM2(c).net)
+    final = load_checkpoint(tmp_path / "a" / "final_model.pt")
+    net = entry.load().acting_policy(final)
+    fresh = DM2(c)
+    assert type(net) is type(fresh.net)
+    fresh.disc.load_state_dict(final["discriminator"])  # the discriminator of the same step, with the model
     if arm != "dm2_sil":
         assert resolved["demonstrations"]["style"] == "cotrained_concurrent"
     else:  # self-imitation reads no demonstration file
@@ -109,10 +115,14 @@ def test_imitation_run_resumes_exactly(demo_file, tmp_path, monkeypatch, arm):
 
 
 def test_arms_are_named_settings():
-    for name, keys in ARMS.items():
-        c = resolve(DM2Config, {**TINY, "demos": "x.npz", **keys})
-        defaults = {f: DM2Config.__dataclass_fields__[f].default for f in DM2Config.__dataclass_fields__}
-        assert registry.arm_for("imitation", vars(c), defaults) == name
+    for learner in ("imitation", "imitation_mat"):
+        config_cls = registry.learner(learner).config_cls
+        defaults = {f: config_cls.__dataclass_fields__[f].default for f in config_cls.__dataclass_fields__}
+        for name, arm in registry.ARMS.items():
+            if arm.learner == learner:
+                c = resolve(config_cls, {**TINY, "demos": "x.npz", **arm.settings})
+                assert registry.arm_for(learner, vars(c), defaults) == name
+    defaults = {f: DM2Config.__dataclass_fields__[f].default for f in DM2Config.__dataclass_fields__}
     mixed = vars(resolve(DM2Config, {**TINY, "demos": "x.npz", **ARMS["magail_single"], "reward": "mixed"}))  # + env reward
     assert registry.arm_for("imitation", mixed, defaults) == ("imitation_gail_discriminator-joint_single_"
                                                                "gail_gp_lambda-0.0_gail_input-obs_action_"
@@ -120,9 +130,11 @@ def test_arms_are_named_settings():
     with pytest.raises(ConfigError, match="reward: env without bc_pretrain is plain IPPO"):
         resolve(DM2Config, {**TINY, "demos": "x.npz", "reward": "env"})
     resolve(DM2Config, {**TINY, **ARMS["dm2_sil"]})  # self-imitation needs no demonstrations
-    ctde = registry.learner("imitation_ctde").config_cls  # MAPPO's generator: no BC (its actor is shared)
-    with pytest.raises(ConfigError, match="bc_pretrain: behaviour cloning is implemented for the IPPO generator"):
-        resolve(ctde, {**TINY, "demos": "x.npz", "bc_pretrain": True})
+    for generator in ("imitation_ctde", "imitation_mat"):  # MAPPO's shared actor, MAT: no BC
+        with pytest.raises(ConfigError, match="bc_pretrain: behaviour cloning is implemented for the IPPO generator"):
+            resolve(registry.learner(generator).config_cls, {**TINY, "demos": "x.npz", "bc_pretrain": True})
+    with pytest.raises(ConfigError, match="transformer .* needs gail_input: obs_action, got obs"):
+        resolve(DM2Config, {**TINY, "demos": "x.npz", "gail_discriminator": "transformer"})
 
 
 def test_self_imitation_store_keeps_the_best_episodes():
@@ -187,21 +199,26 @@ def test_state_action_discriminator_reads_actions(demo_file):
     assert ((algo.expert[0][:, algo.spec.obs_dim:].sum(1)) == 1).all()  # one-hot actions
 
 
+def rewards_of_one_update(algo):
+    """Collect a rollout and run the update's reward hook, capturing the rewards the PPO update would receive: (the
+    rewards [T, N, K], where agents acted [T, N, K], the discriminator's statistics)."""
+    algo.collect()
+    seen = {}
+
+    def capture(rewards):
+        seen["r"] = rewards
+        return {}
+    algo.ppo_update = capture
+    stats = algo.update()
+    return seen["r"], algo.buf.valid.unsqueeze(-1) & algo.buf.alive, stats
+
+
 def test_magail_arms_reward_in_range_and_joint_ones_need_concurrent_demos(demo_file, tmp_path):
     for arm in ("magail_dec", "magail_cent", "magail_single", "magail_cent_mappo"):
         entry = registry.learner(registry.ARMS[arm].learner)  # the same hook on IPPO's and on MAPPO's generator
         algo = entry.learner_cls(cfg(demo_file, config_cls=entry.config_cls, **registry.ARMS[arm].settings))
         assert algo.disc.joint == (arm != "magail_dec") and algo.uses_state == (arm == "magail_cent_mappo")
-        algo.collect()
-        seen = {}
-
-        def capture(rewards):
-            seen["r"] = rewards
-            return {}
-        algo.ppo_update = capture
-        stats = algo.update()
-        r, buf = seen["r"], algo.buf
-        decided = buf.valid.unsqueeze(-1) & buf.alive
+        r, decided, stats = rewards_of_one_update(algo)
         assert ((r[decided] > -1) & (r[decided] < 1)).all()  # 2σ(logit) - 1, pure imitation: no team reward
         assert (r[~decided] == 0).all() and 0 <= stats["disc_policy_acc"] <= 1
         if arm == "magail_single":  # one team logit: every living agent of a step gets the same reward
@@ -225,3 +242,44 @@ def test_magail_arms_reward_in_range_and_joint_ones_need_concurrent_demos(demo_f
     with pytest.raises(ConfigError, match="joint discriminator needs joint rows.*cotrained_nonconcurrent"):
         DM2(cfg(tmp_path / "nonconc.npz", **ARMS["magail_cent"]))
     DM2(cfg(tmp_path / "nonconc.npz", **ARMS["magail_dec"]))  # per-agent rows: any style
+
+
+def test_mat_generator_arms_share_the_generator_not_the_discriminator(demo_file, tmp_path):
+    """MAGAIL on MAT, MILD²-GD and MILD²: one generator (MAT), pure imitation; rewards 2σ(d) - 1 or softplus(d) on
+    living steps only; the joint ones refuse non-concurrent demonstrations, all refuse another task's, before
+    training."""
+    entry = registry.learner("imitation_mat")
+    kinds = {"magail_mat": "JointDiscriminator", "mild2_gd": "Discriminators", "mild2": "TransformerDiscriminator"}
+    for arm, kind in kinds.items():
+        algo = entry.learner_cls(cfg(demo_file, config_cls=entry.config_cls, **registry.ARMS[arm].settings))
+        assert type(algo.disc).__name__ == kind and type(algo.net).__name__ == "MATPolicy"
+        assert registry.ARMS[arm].mode.startswith("centralized sequential")
+        spectral = [hasattr(m, "parametrizations") for m in algo.disc.modules()
+                    if isinstance(m, (torch.nn.Linear, StackedLinear))]
+        assert all(spectral) == (arm != "magail_mat") and any(spectral) == (arm != "magail_mat")
+        r, decided, stats = rewards_of_one_update(algo)
+        assert (r[~decided] == 0).all() and r[decided].std() > 0
+        if arm == "magail_mat":
+            assert ((r[decided] > -1) & (r[decided] < 1)).all() and "disc_bce" in stats
+        else:  # softplus(d) > 0; the Wasserstein statistics
+            assert (r[decided] > 0).all() and {"disc_w_distance", "disc_w_omega"} <= set(stats)
+            assert abs(stats["gail_reward_std"] - float(r[decided].std())) < 1e-5
+    nonconc = load_demos(demo_file)
+    nonconc.metadata = {**nonconc.metadata, "style": "cotrained_nonconcurrent", "concurrent": False}
+    save_demos(tmp_path / "nonconc.npz", nonconc)
+    mild2 = registry.ARMS["mild2"].settings
+    with pytest.raises(ConfigError, match="joint discriminator needs joint rows.*cotrained_nonconcurrent"):
+        entry.learner_cls(cfg(tmp_path / "nonconc.npz", config_cls=entry.config_cls, **mild2))
+    entry.learner_cls(cfg(tmp_path / "nonconc.npz", config_cls=entry.config_cls,
+                          **registry.ARMS["mild2_gd"].settings))  # per-agent rows: any style
+    with pytest.raises(DemoError, match="task 'smax/3m', but the consumer trains 'smax/8m'"):
+        train(cfg(demo_file, config_cls=entry.config_cls, task="smax/8m", **mild2), tmp_path / "run", progress=False,
+              algo_cls=entry.learner_cls)
+    two = load_demos(demo_file)  # the task's name, two agents' columns
+    two.obs, two.actions, two.alive = two.obs[:, :, :2], two.actions[:, :, :2], two.alive[:, :, :2]
+    two.length, two.returns, two.won = two.length[:, :2], two.returns[:, :2], two.won[:, :2]
+    save_demos(tmp_path / "two.npz", two)
+    with pytest.raises(DemoError, match="has 2 agents' demonstrations, but the task has 3 agents"):
+        train(cfg(tmp_path / "two.npz", config_cls=entry.config_cls, **mild2), tmp_path / "run", progress=False,
+              algo_cls=entry.learner_cls)
+    assert not (tmp_path / "run").exists()

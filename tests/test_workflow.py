@@ -43,16 +43,17 @@ def write_config(workdir, quick: dict) -> None:
 
 FIGURES = ["ablation", "ablation_summary", "main_results", "gail_reward", "bc_pretraining", "demo_quality",
            "state_action", "aggregate", "magail", "magail_generator", "mpe_spread", "cesma_decentralization",
-           "cesma_buffer", "cesma_smax", "cesma_communication"]
+           "cesma_buffer", "cesma_smax", "cesma_communication", "mild2", "mild2_reward_hist", "mild2_dloss"]
 
 
 def test_dry_run_full_run_and_rerun_triggers(workdir):
     # the default target (the README's main command): every figure and table of the paper; experts ->
     # demonstrations -> arms -> rliable -> figures
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"all": 1, "train_expert": 8, "sample_demonstrations": 11, "train_arm": 72,
-                    "aggregate_experiment": 14, "aggregate_across_tasks": 1, "results_table": 1,
-                    "hyperparameter_tables": 1, "expert_fraction_table": 1, "results_table_page": 1,
+    assert plan == {"all": 1, "train_expert": 8, "sample_demonstrations": 11, "train_arm": 80,
+                    "aggregate_experiment": 15, "aggregate_across_tasks": 1, "results_table": 1,
+                    "hyperparameter_tables": 1, "expert_fraction_table": 1, "mild2_table": 1,
+                    "plot_mild2": 1, "plot_mild2_dloss": 1, "plot_mild2_reward_hist": 1, "results_table_page": 1,
                     "hyperparameters_table_page": 1, "software_versions": 1, "plot_ablation": 1,
                     "plot_main_results": 1, "plot_gail_reward": 1,
                     "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1,
@@ -84,8 +85,19 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     # every arm of every experiment on every one of its tasks, each once: on 3m the ablation's 10, then MAPPO, QMIX,
     # DM² with QMIX demonstrations, DM²+SIL, BC+IPPO, BC+DM², the state-action discriminator, the three MAGAIL arms,
     # MAGAIL on MAPPO's generator (the quality sweep's runs are the ablation's), IQL and CESMA taught by the VDN expert
-    # (cesma_smax); on 3s_vs_4z the 6 main arms
-    assert len(results[results.task == "smax/3m"]) == 23 and len(results[results.task == "smax/3s_vs_4z"]) == 6
+    # (cesma_smax), MAT and the three MAT-generator imitation arms (mild2); on 3s_vs_4z the 6 main arms
+    assert len(results[results.task == "smax/3m"]) == 27 and len(results[results.task == "smax/3s_vs_4z"]) == 6
+    # MILD²'s table: the expert whose demonstrations the arms read, then every arm of its experiment; its rewards
+    mild2 = pd.read_csv(out / "tables" / "mild2.csv")
+    assert list(mild2.arm) == ["expert", "demonstrations", "mat", "magail_cent", "magail_mat", "mild2_gd", "mild2"]
+    assert list(mild2.execution.fillna("")) == ["", "", "centralized sequential",
+                                                "decentralized; centralized training (joint discriminator)",
+                                                "centralized sequential; joint discriminator",
+                                                "centralized sequential", "centralized sequential; joint discriminator"]
+    assert np.isfinite(mild2.final_return_mean).all() and (mild2.runs.iloc[2:] == 2).all()
+    rewards = pd.read_csv(out / "tables" / "mild2_rewards.csv")
+    assert sorted(set(rewards.arm)) == ["magail_mat", "mild2", "mild2_gd"] and (rewards.rewards > 0).all()
+    assert (rewards.snapshot_env_steps == 2048).all() and (rewards.variance > 0).all()
     # MAGAIL's three discriminators, labelled with their execution mode; MPE scored by its normalised return
     magail = pd.read_csv(experiments / "magail" / "smax" / "3m" / "summary.csv").set_index("arm")
     assert list(magail.index) == ["ippo", "dm2", "magail_dec", "magail_cent", "magail_single"]
@@ -220,6 +232,11 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
             (lambda q: q["experiments"]["magail"]["runs"].append(
                 {"arm": "magail_cent", "demos": {"expert": "ippo", "style": "indep_nonconcurrent", "step": 2048}}),
              "arm magail_cent trains a joint discriminator, which needs joint rows: only the concurrent styles"),
+            (lambda q: q["experiments"]["mild2"]["runs"].append(
+                {"arm": "mild2", "demos": {"expert": "ippo", "style": "cotrained_nonconcurrent", "step": 2048}}),
+             "arm mild2 trains a joint discriminator, which needs joint rows: only the concurrent styles"),
+            (lambda q: q["mild2_outputs"].update(discriminator_arms=["mild2", "mat"]),
+             "mild2_outputs.discriminator_arms: 'mat' has no discriminator (learner mat)"),
             (lambda q: q["experiments"]["magail"]["runs"].append({"arm": "magail_sngle"}),
              "unknown arm 'magail_sngle'; registered arms: ippo, mappo, qmix"),
             (lambda q: q["scores"]["tasks"]["mpe/spread_3"].update(reference=-52.61),

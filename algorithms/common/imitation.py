@@ -1,21 +1,37 @@
-"""What every adversarial-imitation arm shares: expert sources, discriminators, their loss, reward transforms, and the
-reward hook an on-policy generator calls between collecting a rollout and computing advantages.
+"""What every adversarial-imitation arm shares: expert sources, discriminators, their losses, reward transforms, and
+the reward hook an on-policy generator calls between collecting a rollout and computing advantages.
 
 Discriminators (``DISCRIMINATORS``), each on agent inputs x_k = o_k (state-only) or o_k ⊕ one-hot a_k:
-- ``per_agent``: K independent MLPs, D_k(x_k) (DM²; MAGAIL "decentralized"). Stacked for speed, nothing crosses agents.
-  Each agent's rows are sampled from its own pool of living steps (the reference code's bug #6: padding and dead
-  agents are never seen).
+- ``per_agent``: K independent MLPs, D_k(x_k) (DM²; MAGAIL "decentralized"; MILD²-GD). Stacked for speed, nothing
+  crosses agents. Each agent's rows are sampled from its own pool of living steps (the reference code's bug #6:
+  padding and dead agents are never seen).
 - ``joint``: one MLP over all agents' inputs of one time step (a dead agent's input is zeros), one logit per agent
-  (MAGAIL "centralized"; the MLP ancestor of MILD²'s transformer). Logit k is trained and read only where agent k is
-  alive.
+  (MAGAIL "centralized"). Logit k is trained and read only where agent k is alive.
 - ``joint_single``: the same joint input, one logit for the team (MAGAIL "single"); every living agent gets its reward.
+- ``transformer``: MILD²'s (``TransformerDiscriminator``): MAT's encoder blocks over the agents' observations, its
+  decoder blocks without masks over the embedded (unshifted) joint action, attending to the encoder's output, one
+  logit per agent token; L2 attention with tied query and key weights by default.
 Joint discriminators need joint rows, which keep the agents of one time step together: only concurrent
-demonstrations (every agent's column from the same episodes) can supply them.
+demonstrations (every agent's column from the same episodes) can supply them. ``spectral_norm_`` divides every
+linear layer's weight by its spectral norm (computed exactly; MILD²'s second Lipschitz measure).
 
-Loss: BCE with expert = 1, policy = 0, plus ``gp_lambda`` (||grad_x D(x_hat)|| - 1)^2 at random interpolates of
-expert and policy rows (``gp_lambda`` 0 = plain BCE, as MAGAIL). Reward transforms (``REWARD_TRANSFORMS``): logit =
-log D - log(1 - D) (DM²'s reference code), softplus = -log(1 - D), log_d = log D, two_sigmoid_minus_one = 2σ(logit) - 1
-(MAGAIL's code).
+Losses (``DISCRIMINATOR_LOSSES``):
+- ``bce``: expert = 1, policy = 0, plus ``gp_lambda`` (||grad_x D(x_hat)|| - 1)^2 at random interpolates of expert and
+  policy rows (``gp_lambda`` 0 = plain BCE, as MAGAIL).
+- ``wasserstein``: MILD²'s Eq. 6, per agent k the Kantorovich dual E_y[d_k(y)] - E_x[d_k(x)] over expert rows y and
+  policy rows x, plus E_{x,y}[Omega] with Omega = -(d_k(y) - d_k(x) - c(x, y))^2 / (4 epsilon) over every pair of the
+  two batches, summed over agents and maximised. ``hinge`` (default, assumed) squares only the positive part, a
+  violation of the 1-Lipschitz bound; ``literal`` squares either sign, as Eq. 6 is printed. The ground cost c is the
+  Euclidean distance between the discriminator's inputs: the agent's own rows for a per-agent discriminator, the
+  whole joint rows divided by sqrt(K) for a joint one (the RMS of the agents' distances, the same scale; assumed: the
+  paper names none). Eq. 6 writes its terms over "rho^{1:k}", prefixes of
+  the joint sample; an unmasked decoder's logit k reads every agent, so every term takes the whole joint sample
+  (assumed).
+
+Reward transforms (``REWARD_TRANSFORMS``) of the logit d: logit = d = log D - log(1 - D) (DM²'s reference code; a
+Wasserstein critic's potential), softplus = -log(1 - D), log_d = log D, two_sigmoid_minus_one = 2σ(d) - 1 (MAGAIL's
+code), neg_log_sigmoid = -log σ(d) (MILD²'s Sec. 4.1 as printed; with Eq. 6's critic high on expert rows it rewards
+looking like the policy, so softplus(d) = -log σ(-d) is the coherent reading and MILD²'s default).
 
 Expert sources: ``agent_pools`` (per-agent rows of a demonstration file), ``joint_rows`` (joint rows with their alive
 mask, concurrent files only), and ``SelfImitationStore`` (the agent's own best episodes, DM²+SIL).
@@ -23,15 +39,24 @@ mask, concurrent files only), and ``SelfImitationStore`` (the agent's own best e
 from __future__ import annotations
 
 import heapq
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algorithms.common.networks import StackedLinear
-from algorithms.configs.imitation import DISCRIMINATORS, REWARD_TRANSFORMS, DiscriminatorKind, RewardTransform
+from torch.nn.utils import parametrize
 
-DISC_STATS = ["disc_bce", "disc_gp", "disc_expert_acc", "disc_policy_acc", "gail_reward_mean"]
+from algorithms.common.networks import StackedLinear
+from algorithms.common.transformer import DecodeBlock, EncodeBlock, mat_head, mat_linear
+from algorithms.configs.imitation import (DISCRIMINATOR_LOSSES, DISCRIMINATORS, REWARD_TRANSFORMS, DiscriminatorLoss,
+                                          RewardTransform)
+
+# the discriminator's statistics in metrics.csv, per loss (disc_loss: the loss minimised, comparable across updates)
+DISC_STATS = {"bce": ["disc_loss", "disc_bce", "disc_gp", "disc_expert_acc", "disc_policy_acc", "gail_reward_mean",
+                      "gail_reward_std"],
+              "wasserstein": ["disc_loss", "disc_w_distance", "disc_w_omega", "disc_expert_mean", "disc_policy_mean",
+                              "gail_reward_mean", "gail_reward_std"]}
 
 
 class ImitationError(ValueError):
@@ -76,12 +101,103 @@ class JointDiscriminator(nn.Module):
         return logits if self.per_agent_logits else logits.expand(-1, self.n_agents)
 
 
-def make_discriminator(kind: DiscriminatorKind, n_agents: int, in_dim: int, hidden: int) -> nn.Module:
+class TransformerDiscriminator(nn.Module):
+    """MILD²'s discriminator on joint rows x [B, K, obs_dim + n_actions] (observation ⊕ one-hot action; a dead agent's
+    row is zeros) -> logits [B, K]. The encoder is MAT's (LayerNorm-Linear-GELU embedding, LayerNorm, ``n_block``
+    unmasked blocks) over the observations; the decoder embeds the one-hot actions (unshifted, no start token, no
+    bias, as MAT's action embedding) and runs MAT's decoder blocks with both masks removed, queries from the encoder's
+    output; MAT's head gives one logit per agent token. Logit k thus reads every agent's observation and action."""
+
+    joint, per_agent_logits = True, True
+
+    def __init__(self, n_agents: int, obs_dim: int, n_actions: int, width: int = 64, n_block: int = 1,
+                 n_head: int = 1, attention: str = "l2"):
+        super().__init__()
+        self.n_agents, self.obs_dim, self.in_dim = n_agents, obs_dim, obs_dim + n_actions
+        self.obs_embed = nn.Sequential(nn.LayerNorm(obs_dim), mat_linear(obs_dim, width, activated=True), nn.GELU())
+        self.encoder_ln = nn.LayerNorm(width)
+        self.encoder = nn.ModuleList(EncodeBlock(width, n_head, attention) for _ in range(n_block))
+        self.action_embed = nn.Sequential(mat_linear(n_actions, width, activated=True, bias=False), nn.GELU())
+        self.decoder_ln = nn.LayerNorm(width)
+        self.decoder = nn.ModuleList(DecodeBlock(width, n_head, causal=False, attention=attention)
+                                     for _ in range(n_block))
+        self.head = mat_head(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rep = self.encoder_ln(self.obs_embed(x[..., :self.obs_dim]))
+        for block in self.encoder:
+            rep = block(rep)
+        y = self.decoder_ln(self.action_embed(x[..., self.obs_dim:]))
+        for block in self.decoder:
+            y = block(y, rep)
+        return self.head(y).squeeze(-1).float()
+
+
+class SpectralNorm(nn.Module):
+    """A parametrisation W -> W / sigma(W), sigma the largest singular value (Miyato et al. 2018), for a weight whose
+    last two axes are one matrix and whose leading axes (a stack of per-agent nets) index independent matrices, each
+    normalised by its own sigma. sigma is computed exactly (an SVD of the small matrices, its gradient u_1 v_1^T),
+    not estimated by power iteration as in Miyato et al.: one iteration per step lags when the top singular values
+    are close (measured: normalised norms up to 1.09 after 50 Adam steps from MAT's initialisation, README), and the
+    exact value costs little at these sizes."""
+
+    @staticmethod
+    def sigma(weight: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.matrix_norm(weight, ord=2)
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight / self.sigma(weight)[..., None, None]
+
+
+def spectral_norm_(module: nn.Module) -> nn.Module:
+    """Spectral normalisation of every linear layer of ``module`` (``nn.Linear`` and ``StackedLinear``; their
+    biases stay free), in place. Each raw weight is first rescaled to spectral norm 1: only W / sigma(W) is used, so
+    the scale changes no function, but Adam's steps have a fixed size and the raw scale sets how fast the normalised
+    weight turns (at MAT's initial gain 0.01, 100 times faster than at unit scale)."""
+    for layer in list(module.modules()):
+        if isinstance(layer, (nn.Linear, StackedLinear)):
+            with torch.no_grad():
+                layer.weight.div_(SpectralNorm.sigma(layer.weight)[..., None, None])
+            parametrize.register_parametrization(layer, "weight", SpectralNorm())
+    return module
+
+
+def make_discriminator(cfg, spec) -> nn.Module:
+    """The discriminator a config names (``gail_discriminator``, ``gail_input``, its width and shape, spectral
+    normalisation) for a task of ``spec``."""
+    K, kind = spec.n_agents, cfg.gail_discriminator
+    in_dim = spec.obs_dim + (spec.n_actions if cfg.gail_input == "obs_action" else 0)
     if kind == "per_agent":
-        return Discriminators(n_agents, in_dim, hidden)
-    if kind in ("joint", "joint_single"):
-        return JointDiscriminator(n_agents, in_dim, hidden, per_agent_logits=kind == "joint")
-    raise ImitationError(f"unknown discriminator {kind!r}; allowed: {', '.join(DISCRIMINATORS)}")
+        disc = Discriminators(K, in_dim, cfg.gail_hidden)
+    elif kind in ("joint", "joint_single"):
+        disc = JointDiscriminator(K, in_dim, cfg.gail_hidden, per_agent_logits=kind == "joint")
+    elif kind == "transformer":
+        disc = TransformerDiscriminator(K, spec.obs_dim, spec.n_actions, cfg.gail_hidden, cfg.gail_n_block,
+                                        cfg.gail_n_head, cfg.gail_attention)
+    else:
+        raise ImitationError(f"unknown discriminator {kind!r}; allowed: {', '.join(DISCRIMINATORS)}")
+    return spectral_norm_(disc) if cfg.gail_spectral_norm else disc
+
+
+def assumptions(cfg) -> list[str]:
+    """The values a run of this discriminator setting takes that its paper does not give (recorded in the run's
+    config.yaml; README: MILD²)."""
+    out = []
+    if cfg.gail_loss == "wasserstein":
+        out += [f"Eq. 6's epsilon {cfg.gail_w_epsilon}",
+                f"Eq. 6's Omega: {cfg.gail_w_omega} ("
+                + ("only d(y) - d(x) > c(x,y) penalised, the paper's text" if cfg.gail_w_omega == "hinge"
+                   else "either sign penalised, Eq. 6 as printed") + ")",
+                "ground cost c(x, y): Euclidean distance of the discriminator's inputs (the agent's own rows for a "
+                "per-agent discriminator; the joint rows over sqrt(K) for a joint one)",
+                "every agent's term over the whole joint sample (Eq. 6's rho^{1:k} prefixes do not fit an unmasked "
+                "decoder)"]
+    if cfg.gail_discriminator == "transformer":
+        out += [f"discriminator shape: {cfg.gail_n_block} block(s), width {cfg.gail_hidden}, {cfg.gail_n_head} "
+                f"head(s), {cfg.gail_attention} attention, MAT's post-LayerNorm blocks (MAT's defaults)"]
+    if cfg.gail_spectral_norm:
+        out += ["spectral normalisation with the exact sigma (SVD), raw weights rescaled to norm 1 at the start"]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ expert sources
@@ -167,8 +283,12 @@ class SelfImitationStore:
 
 
 # ------------------------------------------------------------------------------------------------ loss and reward
-def discriminator_loss(disc: nn.Module, expert, policy, gp_lambda: float,
-                       generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+def _masked_mean(x: torch.Tensor, mask: torch.Tensor, dims) -> torch.Tensor:
+    return (x * mask).sum(dims) / mask.sum(dims).clamp(min=1)
+
+
+def bce_loss(disc: nn.Module, expert, policy, gp_lambda: float,
+             generator: torch.Generator) -> tuple[torch.Tensor, dict]:
     """BCE with expert = 1, policy = 0, plus gp_lambda * (||grad_x D(x_hat)|| - 1)^2 at x_hat = a x_E + (1-a) x_pi,
     one a ~ U(0,1) per row (skipped at gp_lambda 0).
 
@@ -190,13 +310,10 @@ def discriminator_loss(disc: nn.Module, expert, policy, gp_lambda: float,
             e_logit, p_logit = e_logit[:, :1], p_logit[:, :1]
             e_alive, p_alive = e_alive.any(-1, keepdim=True), p_alive.any(-1, keepdim=True)
         e_mask, p_mask = e_alive.float(), p_alive.float()
-
-        def masked_mean(x, m):
-            return (x * m).sum(0) / m.sum(0).clamp(min=1)
-        bce = (masked_mean(F.binary_cross_entropy_with_logits(e_logit, torch.ones_like(e_logit), reduction="none"),
-                           e_mask)
-               + masked_mean(F.binary_cross_entropy_with_logits(p_logit, torch.zeros_like(p_logit),
-                                                                reduction="none"), p_mask))
+        bce = (_masked_mean(F.binary_cross_entropy_with_logits(e_logit, torch.ones_like(e_logit), reduction="none"),
+                            e_mask, 0)
+               + _masked_mean(F.binary_cross_entropy_with_logits(p_logit, torch.zeros_like(p_logit),
+                                                                 reduction="none"), p_mask, 0))
         shape = x_e.shape[:1] + (1, 1)
     if gp_lambda > 0:
         alpha = torch.rand(shape, generator=generator)
@@ -213,14 +330,58 @@ def discriminator_loss(disc: nn.Module, expert, policy, gp_lambda: float,
     with torch.no_grad():
         def acc(correct, m):
             return float(correct.float().mean()) if m is None else float((correct.float() * m).sum() / m.sum().clamp(min=1))
-        stats = {"disc_bce": float(bce.mean()), "disc_gp": float(gp.mean()),
+        stats = {"disc_loss": float(loss.detach()), "disc_bce": float(bce.mean()), "disc_gp": float(gp.mean()),
                  "disc_expert_acc": acc(e_logit > 0, e_mask), "disc_policy_acc": acc(p_logit < 0, p_mask)}
+    return loss, stats
+
+
+def wasserstein_loss(disc: nn.Module, expert, policy, epsilon: float,
+                     omega: str = "hinge") -> tuple[torch.Tensor, dict]:
+    """MILD²'s Eq. 6 to minimise: -sum_k (E_y[d_k(y)] - E_x[d_k(x)] + E_{x,y}[Omega_k(x, y)]), Omega_k(x, y) =
+    -(d_k(y) - d_k(x) - c(x, y))^2 / (4 epsilon), over every pair of a policy row x and an expert row y of the two
+    batches; ``hinge`` keeps only the positive part of the difference before squaring, ``literal`` keeps both signs.
+
+    Per-agent discriminator: ``expert``/``policy`` [K, B, in], c(x, y) the distance of agent k's own rows. Joint: (x
+    [B, K, in], alive [B, K]), c(x, y) the distance of the whole joint rows divided by sqrt(K) (the root mean square
+    of the agents' own distances: the per-agent cost's scale); agent k's expectations run over the rows where it is
+    alive (its pairs: alive in both), as the BCE's (a team logit: every row, once)."""
+    if omega not in ("hinge", "literal"):
+        raise ValueError(f"unknown omega {omega!r}; allowed: hinge, literal")
+    exact = "donot_use_mm_for_euclid_dist"  # the distances of near rows exactly, not through |x|^2 - 2xy + |y|^2
+    if not disc.joint:
+        d_y, d_x = disc(expert), disc(policy)  # [K, B]
+        cost = torch.cdist(policy.float(), expert.float(), compute_mode=exact)  # [K, Bx, By]
+        gap = d_y.unsqueeze(1) - d_x.unsqueeze(2) - cost
+        sq = (gap.clamp(min=0) if omega == "hinge" else gap).pow(2)
+        omega_k = -sq.mean((1, 2)) / (4 * epsilon)
+        e_mean, p_mean = d_y.mean(1), d_x.mean(1)
+    else:
+        (y, y_alive), (x, x_alive) = expert, policy
+        d_y, d_x = disc(y), disc(x)  # [B, K]
+        if not disc.per_agent_logits:  # one team logit, counted once per row
+            d_y, d_x = d_y[:, :1], d_x[:, :1]
+            y_alive, x_alive = y_alive.any(-1, keepdim=True), x_alive.any(-1, keepdim=True)
+        # per agent: the joint rows' distance over sqrt(K), the RMS of the agents' own distances, so that MILD² and
+        # MILD²-GD (whose cost is one agent's distance) hold their critics to the same scale
+        cost = torch.cdist(x.flatten(1).float()[None], y.flatten(1).float()[None], compute_mode=exact)[0]
+        cost = cost / math.sqrt(x.shape[1])  # [Bx, By]
+        gap = d_y.unsqueeze(0) - d_x.unsqueeze(1) - cost.unsqueeze(-1)  # [Bx, By, K]
+        sq = (gap.clamp(min=0) if omega == "hinge" else gap).pow(2)
+        pairs = (x_alive.unsqueeze(1) & y_alive.unsqueeze(0)).float()
+        omega_k = -_masked_mean(sq, pairs, (0, 1)) / (4 * epsilon)
+        e_mean, p_mean = _masked_mean(d_y, y_alive.float(), 0), _masked_mean(d_x, x_alive.float(), 0)
+    dual = e_mean - p_mean  # [K]
+    loss = -(dual + omega_k).sum()
+    with torch.no_grad():
+        stats = {"disc_loss": float(loss), "disc_w_distance": float(dual.mean()), "disc_w_omega": float(omega_k.mean()),
+                 "disc_expert_mean": float(e_mean.mean()), "disc_policy_mean": float(p_mean.mean())}
     return loss, stats
 
 
 def gail_reward(logits: torch.Tensor, transform: RewardTransform = "logit") -> torch.Tensor:
     """The discriminator's reward: ``logit`` = log D - log(1 - D) (DM²'s reference code, default); ``softplus`` =
-    -log(1 - D); ``log_d`` = log D; ``two_sigmoid_minus_one`` = 2 D - 1 (MAGAIL's code), in (-1, 1)."""
+    -log(1 - D); ``log_d`` = log D; ``two_sigmoid_minus_one`` = 2 D - 1 (MAGAIL's code), in (-1, 1);
+    ``neg_log_sigmoid`` = -log D (MILD²'s Sec. 4.1 as printed)."""
     if transform == "logit":
         return logits
     if transform == "softplus":
@@ -229,20 +390,37 @@ def gail_reward(logits: torch.Tensor, transform: RewardTransform = "logit") -> t
         return -F.softplus(-logits)
     if transform == "two_sigmoid_minus_one":
         return 2 * torch.sigmoid(logits) - 1
+    if transform == "neg_log_sigmoid":
+        return F.softplus(-logits)
     raise ValueError(f"unknown reward transform {transform!r}; allowed: {', '.join(REWARD_TRANSFORMS)}")
+
+
+# rollout rows rewarded per discriminator call: a paper-size rollout (1024 episodes of 8 agents) in one call would
+# hold gigabytes of attention intermediates
+REWARD_CHUNK_ROWS = 8192
 
 
 class AdversarialReward:
     """The reward hook: a discriminator, its optimiser and its expert source. ``__call__(x, decided)`` trains the
-    discriminator for ``epochs`` steps on expert rows against this rollout's rows and returns the imitation reward of
-    every rollout step [T, N, K] (zero where the agent did not act: padding, after death) and the statistics."""
+    discriminator for ``gail_epochs`` steps on expert rows against this rollout's rows and returns the imitation
+    reward of every rollout step [T, N, K] (zero where the agent did not act: padding, after death) and the
+    statistics."""
 
-    def __init__(self, kind: DiscriminatorKind, n_agents: int, in_dim: int, hidden: int, lr: float, gp_lambda: float,
-                 transform: RewardTransform, epochs: int, batch_rows: int, generator: torch.Generator):
-        self.disc = make_discriminator(kind, n_agents, in_dim, hidden)
-        self.opt = torch.optim.Adam(self.disc.parameters(), lr=lr)
-        self.gp_lambda, self.transform, self.epochs, self.batch_rows = gp_lambda, transform, epochs, batch_rows
-        self.gen = generator
+    def __init__(self, cfg, spec, generator: torch.Generator):
+        self.disc = make_discriminator(cfg, spec)
+        self.opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.gail_lr)
+        self.cfg, self.gen = cfg, generator
+        self.transform: RewardTransform = cfg.gail_reward_transform
+        self.loss: DiscriminatorLoss = cfg.gail_loss
+        if self.loss not in DISCRIMINATOR_LOSSES:
+            raise ImitationError(f"unknown discriminator loss {self.loss!r}; "
+                                 f"allowed: {', '.join(DISCRIMINATOR_LOSSES)}")
+
+    def step_loss(self, expert_batch, policy_batch) -> tuple[torch.Tensor, dict]:
+        cfg = self.cfg
+        if self.loss == "bce":
+            return bce_loss(self.disc, expert_batch, policy_batch, cfg.gail_gp_lambda, self.gen)
+        return wasserstein_loss(self.disc, expert_batch, policy_batch, cfg.gail_w_epsilon, cfg.gail_w_omega)
 
     def __call__(self, x: torch.Tensor, decided: torch.Tensor, expert) -> tuple[torch.Tensor, dict]:
         """x [T, N, K, in] the rollout's discriminator inputs, decided [T, N, K] where the agent acted; ``expert``:
@@ -254,29 +432,38 @@ class AdversarialReward:
         else:
             policy_pools = [x[..., k, :][decided[..., k]] for k in range(K)]
         with torch.autocast("cpu", enabled=False):
-            for _ in range(self.epochs):
+            rows = self.cfg.gail_batch_rows
+            for _ in range(self.cfg.gail_epochs):
                 if self.disc.joint:
-                    e_batch = sample_joint(*expert, self.batch_rows, self.gen)
-                    p_batch = sample_joint(p_x, p_alive, self.batch_rows, self.gen)
+                    e_batch = sample_joint(*expert, rows, self.gen)
+                    p_batch = sample_joint(p_x, p_alive, rows, self.gen)
                 else:
-                    e_batch = sample_rows(expert, self.batch_rows, self.gen)
-                    p_batch = sample_rows(policy_pools, self.batch_rows, self.gen)
-                loss, stats = discriminator_loss(self.disc, e_batch, p_batch, self.gp_lambda, self.gen)
+                    e_batch = sample_rows(expert, rows, self.gen)
+                    p_batch = sample_rows(policy_pools, rows, self.gen)
+                loss, stats = self.step_loss(e_batch, p_batch)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.opt.step()
-            with torch.no_grad():
-                if self.disc.joint:
-                    lead = x.shape[:2]
-                    zeroed = x * decided.unsqueeze(-1).to(x.dtype)
-                    logits = self.disc(zeroed.reshape(-1, K, x.shape[-1])).reshape(*lead, K)  # [T, N, K]
-                else:
-                    logits = self.disc(x.movedim(2, 0).reshape(K, -1, x.shape[-1]))  # [K, T*N]
-                    logits = logits.reshape(K, *decided.shape[:2]).movedim(0, -1)
-        r_d = gail_reward(logits, self.transform)
-        r_d = torch.where(decided, r_d, torch.zeros_like(r_d))  # no imitation reward on padding or after death
+        r_d = self.rewards(x, decided)
         stats["gail_reward_mean"] = float(r_d.sum() / decided.sum().clamp(min=1))
+        stats["gail_reward_std"] = float(r_d[decided].std()) if decided.sum() > 1 else float("nan")
         return r_d, stats
+
+    @torch.no_grad()
+    def rewards(self, x: torch.Tensor, decided: torch.Tensor) -> torch.Tensor:
+        """The current discriminator's imitation reward of every step [T, N, K] of rollout inputs x [T, N, K, in]
+        (zero where the agent did not act: padding, after death; a dead agent's joint input is zeros)."""
+        K, chunk = x.shape[2], REWARD_CHUNK_ROWS
+        with torch.autocast("cpu", enabled=False):
+            if self.disc.joint:
+                rows = (x * decided.unsqueeze(-1).to(x.dtype)).reshape(-1, K, x.shape[-1])
+                logits = torch.cat([self.disc(part) for part in rows.split(chunk)]).reshape(*x.shape[:2], K)
+            else:
+                rows = x.movedim(2, 0).reshape(K, -1, x.shape[-1])
+                logits = torch.cat([self.disc(part) for part in rows.split(chunk, dim=1)], 1)  # [K, T*N]
+                logits = logits.reshape(K, *decided.shape[:2]).movedim(0, -1)
+        r_d = gail_reward(logits, self.transform)
+        return torch.where(decided, r_d, torch.zeros_like(r_d))  # no imitation reward on padding or after death
 
     def state_dict(self) -> dict:
         return {"disc": self.disc.state_dict(), "disc_optimizer": self.opt.state_dict()}
@@ -295,6 +482,7 @@ def one_hot_features(n_actions: int, with_actions: bool):
     return features
 
 
-__all__ = ["AdversarialReward", "DISCRIMINATORS", "DISC_STATS", "Discriminators", "ImitationError",
-           "JointDiscriminator", "REWARD_TRANSFORMS", "SelfImitationStore", "agent_pools", "discriminator_loss",
-           "gail_reward", "joint_rows", "make_discriminator", "one_hot_features", "sample_joint", "sample_rows"]
+__all__ = ["AdversarialReward", "assumptions", "DISCRIMINATORS", "DISC_STATS", "Discriminators", "ImitationError",
+           "JointDiscriminator", "REWARD_TRANSFORMS", "SelfImitationStore", "SpectralNorm", "TransformerDiscriminator",
+           "agent_pools", "bce_loss", "gail_reward", "joint_rows", "make_discriminator", "one_hot_features",
+           "sample_joint", "sample_rows", "spectral_norm_", "wasserstein_loss"]

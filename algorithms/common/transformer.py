@@ -1,7 +1,7 @@
 """Transformer blocks over agents (token = agent), as the Multi-Agent Transformer builds them (Wen et al. 2022; the
 official code's structure: ``../shared/reference/cesma_mild2_magail.md`` §3.1): post-LayerNorm encoder and decoder
 blocks, MLPs Linear-GELU-Linear, attention with separate query, key, value and output projections. MAT's generator
-(``algorithms/mat.py``) uses them; the MILD² discriminator reuses the same blocks.
+(``algorithms/mat.py``) uses them; the MILD² discriminator (``algorithms/common/imitation.py``) reuses the same blocks.
 
 Initialisation is MAT's: orthogonal weights, zero biases, gain sqrt(2) for a layer followed by an activation and 0.01
 for every other layer (the attention projections included).
@@ -68,6 +68,12 @@ class Attention(nn.Module):
 
 def mlp(dim: int) -> nn.Sequential:
     return nn.Sequential(mat_linear(dim, dim, activated=True), nn.GELU(), mat_linear(dim, dim))
+
+
+def mat_head(width: int, out_dim: int) -> nn.Sequential:
+    """MAT's output head: Linear-GELU-LayerNorm-Linear."""
+    return nn.Sequential(mat_linear(width, width, activated=True), nn.GELU(), nn.LayerNorm(width),
+                         mat_linear(width, out_dim))
 
 
 class EncodeBlock(nn.Module):

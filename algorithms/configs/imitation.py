@@ -11,10 +11,12 @@ from algorithms.common.config import _f, check
 from algorithms.configs.ippo import IPPOConfig
 from algorithms.configs.ppo import ppo_resources
 
-DiscriminatorKind = Literal["per_agent", "joint", "joint_single"]
-DISCRIMINATORS = ("per_agent", "joint", "joint_single")
-RewardTransform = Literal["logit", "softplus", "log_d", "two_sigmoid_minus_one"]
-REWARD_TRANSFORMS = ("logit", "softplus", "log_d", "two_sigmoid_minus_one")
+DiscriminatorKind = Literal["per_agent", "joint", "joint_single", "transformer"]
+DISCRIMINATORS = ("per_agent", "joint", "joint_single", "transformer")
+RewardTransform = Literal["logit", "softplus", "log_d", "two_sigmoid_minus_one", "neg_log_sigmoid"]
+REWARD_TRANSFORMS = ("logit", "softplus", "log_d", "two_sigmoid_minus_one", "neg_log_sigmoid")
+DiscriminatorLoss = Literal["bce", "wasserstein"]
+DISCRIMINATOR_LOSSES = ("bce", "wasserstein")
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,24 @@ class ImitationConfig(IPPOConfig):
         "demos", "the discriminator's expert rows: demos (the demonstration file) or self (self-imitation: the "
                  "agent's own best episodes so far)")
     gail_discriminator: DiscriminatorKind = _f(
-        "per_agent", "per_agent: one MLP per agent on its own input (DM², MAGAIL decentralized); joint: one MLP on "
-                     "all agents' inputs with a logit per agent (MAGAIL centralized); joint_single: one team logit "
-                     "(MAGAIL single). Joint ones need concurrent demonstrations")
+        "per_agent", "per_agent: one MLP per agent on its own input (DM², MAGAIL decentralized, MILD²-GD); joint: "
+                     "one MLP on all agents' inputs with a logit per agent (MAGAIL centralized); joint_single: one "
+                     "team logit (MAGAIL single); transformer: MILD²'s encoder over the agents' observations and "
+                     "unmasked decoder over their actions, a logit per agent (needs gail_input: obs_action). Joint "
+                     "ones need concurrent demonstrations")
+    gail_loss: DiscriminatorLoss = _f(
+        "bce", "bce: expert = 1, policy = 0, plus the gradient penalty (DM², MAGAIL); wasserstein: MILD²'s Eq. 6, "
+               "the Kantorovich dual with the regulariser Omega (gail_w_omega, gail_w_epsilon)")
+    gail_spectral_norm: bool = _f(False, "spectral normalisation of every linear layer of the discriminator (MILD²)")
+    gail_w_epsilon: float = _f(0.1, "epsilon of Eq. 6's Omega = -(d(y) - d(x) - c(x,y))^2 / (4 epsilon) (assumed: the "
+                                    "paper gives none; sweep 0.01, 0.1, 1)")
+    gail_w_omega: Literal["hinge", "literal"] = _f(
+        "hinge", "Omega of Eq. 6: hinge penalises only d(y) - d(x) > c(x,y), a Lipschitz violation (assumed: the "
+                 "paper's text); literal squares the difference of either sign, as Eq. 6 is printed")
+    gail_attention: Literal["l2", "dot"] = _f("l2", "transformer discriminator: L2 attention with tied query and "
+                                                    "key weights (MILD²) or MAT's dot product")
+    gail_n_block: int = _f(1, "transformer discriminator: encoder blocks, and as many decoder blocks (assumed: MAT's)")
+    gail_n_head: int = _f(1, "transformer discriminator: attention heads (assumed: MAT's)")
     demos: str = _f("", "demonstration file (.npz from sample_demonstrations); its task must match")
     demo_episodes: int = _f(1000, "use the first N episodes of the demonstration file (DM² paper: 1000)")
     gail_coef: float = _f(0.3, "c in r_env + c * r_D (DM² paper Table 2: per map)")
@@ -36,10 +53,12 @@ class ImitationConfig(IPPOConfig):
     gail_batch_rows: int = _f(1024, "expert rows and policy rows per discriminator step (per agent, or joint rows)")
     gail_lr: float = _f(1e-3, "discriminator Adam learning rate (DM² paper: PyTorch default 1e-3)")
     gail_gp_lambda: float = _f(10.0, "gradient-penalty weight (0 = plain BCE, as MAGAIL)")
-    gail_hidden: int = _f(64, "discriminator width (two tanh layers)")
+    gail_hidden: int = _f(64, "discriminator width (two tanh layers; the transformer's token width)")
     gail_reward_transform: RewardTransform = _f(
-        "logit", "r_D: logit = log D - log(1-D) (DM² reference code), softplus = -log(1-D), log_d = log D, "
-                 "two_sigmoid_minus_one = 2D - 1 (MAGAIL)")
+        "logit", "r_D from the logit d: logit = d = log D - log(1-D) (DM² reference code; a Wasserstein critic's "
+                 "potential), softplus = -log(1-D) (MILD²'s coherent reading), log_d = log D, two_sigmoid_minus_one "
+                 "= 2D - 1 (MAGAIL), neg_log_sigmoid = -log D (MILD²'s Sec. 4.1 as printed: it rewards the policy-like "
+                 "side of its own critic, for fidelity checks only)")
     gail_input: Literal["obs", "obs_action"] = _f("obs", "discriminator input: observation (state-only, DM²) "
                                                         "or observation + one-hot action (MAGAIL, DM² ablation)")
     sil_capacity: int = _f(1024, "self-imitation: episodes kept in the priority store (reference: 1024)")
@@ -56,12 +75,18 @@ class ImitationConfig(IPPOConfig):
               "demos: a demonstration file is required (unless gail_expert: self without BC)")
         check(self.reward != "env" or self.bc_pretrain,
               "reward: env without bc_pretrain is plain IPPO: use algorithms.ippo")
+        check(self.gail_discriminator != "transformer" or self.gail_input == "obs_action",
+              "gail_discriminator: transformer reads every agent's observation and action: it needs gail_input: "
+              f"obs_action, got {self.gail_input}")
+        check(self.gail_w_epsilon > 0, f"gail_w_epsilon must be > 0, got {self.gail_w_epsilon}")
         check(self.gail_expert == "demos" or self.gail_discriminator == "per_agent",
               f"gail_discriminator: {self.gail_discriminator} needs joint demonstration rows; self-imitation "
               "(gail_expert: self) keeps per-agent rows only: use per_agent")
-        for name in ["demo_episodes", "gail_epochs", "gail_batch_rows", "gail_hidden", "sil_capacity", "bc_epochs",
-                     "bc_batch_episodes"]:
+        for name in ["demo_episodes", "gail_epochs", "gail_batch_rows", "gail_hidden", "gail_n_block", "gail_n_head",
+                     "sil_capacity", "bc_epochs", "bc_batch_episodes"]:
             check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        check(self.gail_hidden % self.gail_n_head == 0,
+              f"gail_n_head {self.gail_n_head} must divide gail_hidden {self.gail_hidden}")
         for name in ["gail_lr", "bc_lr"]:
             check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
         check(0 <= self.sil_gamma <= 1, f"sil_gamma must be in [0, 1], got {self.sil_gamma}")
@@ -83,8 +108,12 @@ class ImitationConfig(IPPOConfig):
         keys = []
         if not self.uses_discriminator:  # BC + IPPO: no discriminator
             keys += [k for k in self.__dataclass_fields__ if k.startswith("gail_") and k != "gail_expert"]
-        elif self.reward == "gail":  # r_D alone: the mixing coefficient plays no part
-            keys.append("gail_coef")
+        else:
+            if self.reward == "gail":  # r_D alone: the mixing coefficient plays no part
+                keys.append("gail_coef")
+            keys += ["gail_w_epsilon", "gail_w_omega"] if self.gail_loss == "bce" else ["gail_gp_lambda"]
+            if self.gail_discriminator != "transformer":
+                keys += ["gail_attention", "gail_n_block", "gail_n_head"]
         if self.gail_expert != "self":
             keys += ["sil_capacity", "sil_gamma"]
         if not self.bc_pretrain:

@@ -87,6 +87,20 @@ rule expert_fraction_table:
         "--out-tex {output.tex} {input} > {log} 2>&1"
 
 
+# MILD²'s table (results/tables/<mild2_outputs.table>.{csv,tex}): the paper's Table 1 layout with CIs.
+rule mild2_table:
+    input:
+        MILD2_SUMMARIES,
+    output:
+        csv=table(MILD2["table"], "csv"),
+        tex=table(MILD2["table"], "tex"),
+    log:
+        f"{LOGS}/tables/{MILD2['table']}.log",
+    localrule: True
+    shell:
+        "{PYTHON} workflow/scripts/mild2_table.py --out-csv {output.csv} --out-tex {output.tex} {input} > {log} 2>&1"
+
+
 rule hyperparameter_tables:
     output:
         csv=table("hyperparameters", "csv"),

@@ -191,7 +191,8 @@ def run_of(where: str, spec: dict, task: str) -> tuple[str, str]:
 
 FIXED_FIGURES = ("ablation", "ablation_summary", "aggregate", "learning_curves")
 # names that rules of this workflow already have (a figure's rule is named after it)
-TAKEN_NAMES = ("all", "tables", "report", "results_table", "hyperparameter_tables", "software_versions")
+TAKEN_NAMES = ("all", "tables", "report", "results_table", "hyperparameter_tables", "software_versions",
+               "expert_fraction_table", "mild2_table")
 
 
 def experiment_runs() -> dict[str, dict[str, list[tuple[str, str]]]]:
@@ -328,6 +329,54 @@ EXPERT_TABLE_INPUTS = [f"{RESULTS}/experiments/{name}/{task}/summary.csv" for na
                        for task in EXPERIMENTS.get(name, [])]
 
 
+# MILD²'s outputs (config ``mild2_outputs``; absent: none): its table (results/tables/<table>) from the summaries of its
+# experiments, and two figures of the discriminator arms' runs there: the reward histograms of one snapshot with the
+# rewards' spread over training (mild2_reward_hist), and the discriminator losses (mild2_dloss).
+MILD2 = config.get("mild2_outputs") or {"table": "", "experiments": [], "discriminator_arms": [],
+                                         "reward_hist_step": "final"}
+MILD2_FIGURES = ("mild2_reward_hist", "mild2_dloss") if MILD2["experiments"] else ()
+
+
+def check_mild2() -> None:
+    for name in MILD2["experiments"]:
+        if name not in config["experiments"]:
+            raise ValueError(f"mild2_outputs.experiments: unknown experiment {name!r}; allowed: "
+                             f"{', '.join(config['experiments'])}")
+        for task, runs in EXPERIMENTS[name].items():
+            demos = {inp for _, inp in runs if parse_input(inp)[0] == "demos"}
+            if len(demos) != 1:
+                raise ValueError(f"mild2_outputs.experiments: {name} needs exactly one demonstration set on each task "
+                                 f"(the table's expert); on {task} it has {sorted(demos) or 'none'}")
+    def has_discriminator(entry) -> bool:
+        return ("gail_loss" in registry.learner(entry.learner).config_cls.__dataclass_fields__
+                and entry.settings.get("reward") != "env")
+
+    for arm in MILD2["discriminator_arms"]:
+        entry = registry.arm(arm)
+        if not has_discriminator(entry):
+            raise ValueError(f"mild2_outputs.discriminator_arms: {arm!r} has no discriminator (learner "
+                             f"{entry.learner}); arms with one: "
+                             f"{', '.join(a.name for a in registry.ARMS.values() if has_discriminator(a))}")
+        if not any(arm == a for name in MILD2["experiments"] for runs in EXPERIMENTS[name].values() for a, _ in runs):
+            raise ValueError(f"mild2_outputs.discriminator_arms: {arm!r} runs in none of mild2_outputs.experiments "
+                             f"({', '.join(MILD2['experiments'])})")
+    step = str(MILD2["reward_hist_step"])
+    if step != "final" and not step.isdigit():
+        raise ValueError(f"mild2_outputs.reward_hist_step: 'final' or a whole number of env steps, got {step!r}")
+    clash = set(MILD2_FIGURES) & set(config["experiments"])
+    if clash:
+        raise ValueError(f"experiments: {sorted(clash)} are the names of MILD²'s figures; choose another")
+
+
+check_mild2()
+MILD2_SUMMARIES = [f"{RESULTS}/experiments/{name}/{task}/summary.csv" for name in MILD2["experiments"]
+                   for task in EXPERIMENTS[name]]
+# the discriminator arms' runs in MILD²'s experiments, each once
+MILD2_RUNS = list(dict.fromkeys(d for name in MILD2["experiments"] for task in EXPERIMENTS[name]
+                                for d in experiment_run_dirs(name, task)
+                                if d.split("/")[-3] in MILD2["discriminator_arms"]))  # .../<arm>/<input>/seed<N>
+
+
 # ---------------------------------------------------------------------------------------------- tables
 def table_hparams() -> list[dict]:
     """The hyperparameter tables' sections, one per learner that a configured run uses (its registry rows, resolved
@@ -351,7 +400,7 @@ def table_hparams() -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- figures
 # Every figure: its name (a target under any config: ``snakemake --cores 2 ablation``) and its file.
-FIGURE_NAMES = (*FIXED_FIGURES, *EXPERIMENT_NAMES[1:])
+FIGURE_NAMES = (*FIXED_FIGURES, *EXPERIMENT_NAMES[1:], *MILD2_FIGURES)
 
 
 def figure(name: str) -> str:

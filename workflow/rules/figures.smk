@@ -83,6 +83,48 @@ rule plot_aggregate:
         "--tasks {params.tasks} --baseline {params.baseline} --out {output} > {log} 2>&1"
 
 
+# MILD²'s figures (config mild2_outputs): the discriminator arms' losses, and their rewards at one snapshot
+# (recomputed: the snapshot's policy collects one rollout, its discriminator rewards it) with their spread over
+# training.
+rule plot_mild2_dloss:
+    input:
+        [f"{d}/metrics.csv" for d in MILD2_RUNS],
+    output:
+        figure_output("mild2_dloss", "mild2.rst"),
+    params:
+        runs=lambda wc, input: " ".join(str(Path(p).parent) for p in input),
+        caption="Each arm's discriminator loss (BCE, or the negated Eq. 6 objective) over training, mean over seeds "
+        "with the seeds' range (MILD² Fig. 5).",
+    log:
+        f"{LOGS}/figures/mild2_dloss.log",
+    resources:
+        runtime=10,
+    shell:
+        "{PYTHON} workflow/scripts/plot_discriminator_loss.py --out {output} {params.runs} > {log} 2>&1"
+
+
+rule plot_mild2_reward_hist:
+    input:
+        [f"{d}/metrics.csv" for d in MILD2_RUNS],
+    output:
+        figure=figure_output("mild2_reward_hist", "mild2.rst"),
+        csv=table(f"{MILD2['table']}_rewards", "csv"),
+    params:
+        runs=lambda wc, input: " ".join(str(Path(p).parent) for p in input),
+        step=MILD2["reward_hist_step"],
+        caption=f"Top: histograms of the imitation rewards of one rollout per run at snapshot "
+        f"{MILD2['reward_hist_step']} (MILD² Figs. 3, 4); bottom: their standard deviation per update over training.",
+    log:
+        f"{LOGS}/figures/mild2_reward_hist.log",
+    threads: 2
+    resources:
+        runtime=30,  # one rollout per run, each learner built afresh (its env compiled)
+        mem_mb=4000,
+    shell:
+        "{PYTHON} workflow/scripts/reward_histograms.py --step {params.step} --out {output.figure} "
+        "--out-csv {output.csv} {params.runs} > {log} 2>&1"
+
+
 # Targets by name, the same under every config: `snakemake --cores 2 ablation`, `... tables`.
 for _name in FIGURE_NAMES:
 
@@ -99,6 +141,7 @@ rule tables:
         table("results", "tex"),
         table("hyperparameters", "tex"),
         [table(EXPERT_TABLE["name"], "tex")] if EXPERT_TABLE_INPUTS else [],
+        [table(MILD2["table"], "tex")] if MILD2_SUMMARIES else [],
         f"{RESULTS}/report/results.html",
         f"{RESULTS}/report/hyperparameters.html",
     localrule: True

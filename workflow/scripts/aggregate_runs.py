@@ -89,7 +89,9 @@ def read_runs(run_dirs: list[Path], scores: dict[str, tuple[str, float, float]])
             rows.append({"task": task, "arm": arm, "demo": demo, "label": label_of(arm, demo),
                          "execution": execution, "seed": meta["config"]["seed"], "eval_index": i,
                          "env_steps": r.env_steps, "metric": metric, "raw_score": raw,
-                         "score": (raw - low) / (high - low)})
+                         "score": (raw - low) / (high - low),  # and the raw return and win rate, where logged
+                         "test_return": getattr(r, "test_return", np.nan),
+                         "test_win_rate": getattr(r, "test_win_rate", np.nan)})
     table = pd.DataFrame(rows)
     twice = table[table.eval_index == 0].duplicated(["task", "label", "seed"])
     if twice.any():
@@ -125,6 +127,15 @@ def score_arrays(table: pd.DataFrame, final_window: int):
         steps = g.groupby("eval_index").env_steps.median().to_numpy()
         out[label] = (final[:, None], auc[:, None], curves[:, None, :], steps)
     return out
+
+
+def final_raw(table: pd.DataFrame, label: str, column: str, final_window: int) -> tuple[float, float]:
+    """The mean and standard deviation over seeds (ddof 0: these seeds, as the papers' "±") of each seed's mean of
+    ``column`` over its last ``final_window`` evaluations, on the grid its seeds share (as ``score_arrays``)."""
+    g = table[table.label == label]
+    g = g[g.eval_index < g.groupby("seed").eval_index.max().min() + 1]
+    per_seed = g.sort_values("eval_index").groupby("seed")[column].apply(lambda x: x.tail(final_window).mean())
+    return float(per_seed.mean()), float(per_seed.std(ddof=0))
 
 
 def stats_parser(doc: str) -> argparse.ArgumentParser:
@@ -189,6 +200,13 @@ def main(argv=None) -> int:
             # the expert that taught the arm (CESMA): its greedy score on the task's metric, raw and normalised
             "expert_raw_score": meta.get("expert_greedy", {}).get(first.metric, np.nan),
             "expert_score": (meta.get("expert_greedy", {}).get(first.metric, np.nan) - low) / (high - low),
+            # the raw episode return and win rate over the final window: mean and std over seeds (MILD²'s Table 1)
+            **dict(zip(["final_return_mean", "final_return_std"],
+                       final_raw(table, label, "test_return", args.final_window))),
+            **dict(zip(["final_win_rate_mean", "final_win_rate_std"],
+                       final_raw(table, label, "test_win_rate", args.final_window))),
+            "demo_expert_greedy_return": meta.get("expert_greedy_return", np.nan),
+            "demo_sampled_return": meta.get("sampled_return", np.nan),
         })
         for j, step in enumerate(scores[label][3]):
             curves.append({"label": label, "eval_index": j, "env_steps": step, "iqm_score": p_curve[label][j],

@@ -34,3 +34,13 @@ def band(ax, curve, color, label, **kw) -> None:
     x = curve.env_steps / 1e6
     ax.plot(x, curve.iqm_score, color=color, label=label, lw=1.8, **kw)
     ax.fill_between(x, curve.ci_low, curve.ci_high, color=color, alpha=0.18, lw=0)
+
+
+def legend_below(fig, axes, ncol: int = 2) -> None:
+    """One legend for the figure, below it: every labelled line of ``axes``, each label once."""
+    handles = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(list(handles.values()), list(handles), loc="upper center", ncol=ncol, fontsize=8,
+               bbox_to_anchor=(0.5, 0.0))

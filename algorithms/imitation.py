@@ -46,7 +46,7 @@ from algorithms import registry
 from algorithms.common import trainer
 from algorithms.common.config import ConfigError, check
 from algorithms.common.imitation import (DISC_STATS, AdversarialReward, ImitationError, SelfImitationStore,
-                                         agent_pools, assumptions, joint_rows, one_hot_features)
+                                         agent_pools, assumptions, demo_steps, joint_rows, one_hot_features)
 from algorithms.configs.imitation import ImitationConfig, resources  # noqa: F401 (torch-free)
 from algorithms.demos import Demonstrations, load_demos
 from algorithms.ippo import IPPO, PPO_STATS
@@ -57,15 +57,17 @@ LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry en
 
 def behaviour_cloning(net, demos: Demonstrations, cfg: "ImitationConfig", gen: torch.Generator) -> dict:
     """Pretrain each agent's actor by maximum likelihood of its demonstrated actions. Recipe (assumed; the paper
-    specifies none): the first ``demo_episodes`` episodes, ``bc_holdout`` of them held out; Adam(bc_lr) on the actors
+    specifies none): the first ``demo_episodes`` episodes (cut at ``demo_max_transitions`` joint transitions when
+    set), ``bc_holdout`` of them held out; Adam(bc_lr) on the actors
     only (critics are untouched: their gradient is zero), ``bc_epochs`` passes of ``bc_batch_episodes`` whole
     episodes; the GRU unrolled over each episode from a zero state, with the demonstrated last action as input
     (none at t=0); NLL on living, unpadded steps only, averaged per agent and summed over agents (independent agents);
     every action allowed (demonstrations do not store action masks). Returns held-out NLL and accuracy."""
-    E = cfg.demo_episodes
+    steps = demo_steps(demos, cfg.demo_episodes, cfg.demo_max_transitions)  # [E, T]
+    E = int(steps.any(1).sum())  # the steps kept are a prefix of the episodes (the last one may be cut)
     obs = torch.as_tensor(demos.obs[:E]).float().transpose(0, 1)  # [T, E, K, O]
     actions = torch.as_tensor(demos.actions[:E].astype("int64")).transpose(0, 1)  # [T, E, K]
-    alive = torch.as_tensor(demos.alive[:E]).transpose(0, 1)
+    alive = torch.as_tensor(demos.alive[:E] & steps[:E, :, None]).transpose(0, 1)  # the steps it learns from
     last = torch.cat([torch.full_like(actions[:1], -1), actions[:-1]])
     T, _, K = actions.shape
     perm = torch.randperm(E, generator=gen)
@@ -97,7 +99,8 @@ def behaviour_cloning(net, demos: Demonstrations, cfg: "ImitationConfig", gen: t
             opt.step()
     with torch.no_grad():
         hold_nll, hold_acc = nll(hold)
-    return {"bc_epochs": cfg.bc_epochs, "bc_holdout_nll": float(hold_nll.mean()), "bc_holdout_accuracy": float(hold_acc)}
+    return {"bc_epochs": cfg.bc_epochs, "bc_episodes": E, "bc_transitions": int(steps.sum()),
+            "bc_holdout_nll": float(hold_nll.mean()), "bc_holdout_accuracy": float(hold_acc)}
 
 
 class ImitationOnPolicy:
@@ -127,12 +130,19 @@ class ImitationOnPolicy:
             if assumed:
                 self.run_metadata["assumed"] = list(self.run_metadata.get("assumed", [])) + assumed
             if cfg.gail_expert == "demos":
+                steps = demo_steps(demos, cfg.demo_episodes, cfg.demo_max_transitions)
                 try:
-                    self.expert = (agent_pools(demos, cfg.demo_episodes, self.features)
+                    self.expert = (agent_pools(demos, steps, self.features)
                                    if cfg.gail_discriminator == "per_agent"
-                                   else joint_rows(demos, cfg.demo_episodes, self.features))
+                                   else joint_rows(demos, steps, self.features))
                 except ImitationError as exc:
                     raise ConfigError(f"demos: {exc}") from None
+                # how many joint transitions the discriminator's expert rows come from (below a cap: all there were)
+                self.run_metadata["demonstrations"]["expert_transitions"] = int(steps.sum())
+                empty = ([k for k, rows in enumerate(self.expert) if len(rows) == 0]
+                         if cfg.gail_discriminator == "per_agent" else [])
+                check(not empty, f"demos: agents {empty} have no living step among the first {int(steps.sum())} "
+                                 f"joint transitions (demo_max_transitions {cfg.demo_max_transitions}): raise it")
             else:
                 self.sil = SelfImitationStore(cfg.sil_capacity)
                 self.partial = [[] for _ in range(cfg.num_envs)]  # per env: the unfinished episode's pieces

@@ -166,6 +166,8 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
     Arm("dm2", "imitation", "DM²", consumes="demos"),
     Arm("gail_only", "imitation", "GAIL-only", {"reward": "gail"}, consumes="demos"),
     Arm("dm2_sil", "imitation", "DM²+SIL", {"gail_expert": "self"}),
+    # behavioural cloning alone (no env steps: its policy is evaluated once; MILD²'s Table 1 row)
+    Arm("bc", "imitation", "BC", {"reward": "env", "bc_pretrain": True, "total_env_steps": 0}, consumes="demos"),
     Arm("bc_ippo", "imitation", "BC+IPPO", {"reward": "env", "bc_pretrain": True}, consumes="demos"),
     Arm("bc_dm2", "imitation", "BC+DM²", {"bc_pretrain": True}, consumes="demos"),
     Arm("dm2_state_action", "imitation", "DM² state-action D", {"gail_input": "obs_action"}, consumes="demos"),
@@ -275,11 +277,16 @@ def arm_for(learner_name: str, config: dict, defaults: dict) -> str:
     has is named by the learner and its departures."""
     arms = [a for a in ARMS.values() if a.learner == learner_name]
     keys = sorted({k for a in arms for k in a.settings})
-    variant = {k: config[k] for k in keys if k in config and config[k] != defaults.get(k)}
+
+    def value(key, v):  # a budget is each run's own: only "no env steps" (BC alone) tells an arm apart
+        return v == 0 if key == "total_env_steps" else v
+
+    variant = {k: value(k, config[k]) for k in keys
+               if k in config and value(k, config[k]) != value(k, defaults.get(k))}
     for a in arms:
-        if {k: v for k, v in a.settings.items() if v != defaults.get(k)} == variant:
+        if {k: value(k, v) for k, v in a.settings.items() if value(k, v) != value(k, defaults.get(k))} == variant:
             return a.name
-    return "_".join([learner_name, *(f"{k}-{v}" for k, v in variant.items())])
+    return "_".join([learner_name, *(f"{k}-{config[k]}" for k in variant)])
 
 
 def learner_of_module(module: str) -> Learner:

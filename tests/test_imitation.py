@@ -9,7 +9,7 @@ import yaml
 from algorithms.common.config import ConfigError, resolve
 from algorithms.demos import DemoError, load_demos, sample_demonstrations, save_demos
 from algorithms import registry
-from algorithms.common.imitation import SelfImitationStore
+from algorithms.common.imitation import SelfImitationStore, demo_steps
 from algorithms.common.networks import StackedLinear
 from algorithms.common.runio import load_checkpoint
 from algorithms.imitation import AdversarialImitation as DM2, ImitationConfig as DM2Config
@@ -190,6 +190,55 @@ def test_bc_pretraining_fits_the_actors_and_leaves_the_critics(demo_file, tmp_pa
         elif name.startswith("critic_head"):
             assert torch.equal(p0, p1)
     assert bc.update_stats == ["pg_loss", "value_loss", "entropy", "approx_kl", "clip_frac"]  # no discriminator
+
+
+def test_bc_alone_evaluates_the_cloned_policy_once_without_env_steps(demo_file, tmp_path):
+    # the BC arm: its budget is 0 env steps (the only learner setting that allows it); one greedy evaluation at
+    # step 0 of the cloned actors, whose snapshot is the final model
+    bc_cfg = cfg(demo_file, **ARMS["bc"], bc_epochs=2)
+    assert bc_cfg.total_env_steps == 0
+    rows = train(bc_cfg, tmp_path / "bc", progress=False, algo_cls=DM2)
+    assert [r["env_steps"] for r in rows] == [0]
+    metrics = pd.read_csv(tmp_path / "bc" / "metrics.csv")
+    assert len(metrics) == 1 and metrics.env_steps.iloc[0] == 0
+    saved = yaml.safe_load((tmp_path / "bc" / "config.yaml").read_text())
+    assert saved["config"]["total_env_steps"] == 0 and saved["behaviour_cloning"]["bc_epochs"] == 2
+    # the cloned actors are what was saved: the same weights as a fresh BC of the same seed
+    fresh = DM2(bc_cfg)
+    saved_net = load_checkpoint(tmp_path / "bc" / "final_model.pt")["model"]
+    for name, value in fresh.net.state_dict().items():
+        assert torch.equal(saved_net[name], value), name
+    # every other arm needs env steps: 0 fails with the reason
+    for arm in ("dm2", "gail_only"):
+        with pytest.raises(ConfigError, match="total_env_steps must be > 0, got 0 \\(0 is allowed only for "
+                                              "behavioural cloning alone"):
+            cfg(demo_file, **ARMS[arm], total_env_steps=0)
+    with pytest.raises(ConfigError, match="total_env_steps must be > 0, got 0$"):
+        resolve(IPPOConfig, {**TINY, "total_env_steps": 0})
+
+
+def test_demo_max_transitions_keeps_the_first_joint_steps_for_every_discriminator(demo_file):
+    demos = load_demos(demo_file)
+    steps_all = demo_steps(demos, 12)
+    total = int(steps_all.sum())
+    cap = total // 3
+    steps = demo_steps(demos, 12, cap)
+    assert steps.sum() == cap and demo_steps(demos, 12, 10 * total).sum() == total  # a cap above the data: all
+    flat, flat_all = steps.ravel(), steps_all.ravel()
+    kept_at = np.flatnonzero(flat_all)
+    assert flat[kept_at[:cap]].all() and not flat[kept_at[cap:]].any()  # the first ones, in episode order
+    algos = {arm: DM2(cfg(demo_file, **ARMS[arm], demo_max_transitions=cap)) for arm in ("magail_dec", "magail_cent")}
+    x, alive = algos["magail_cent"].expert
+    assert len(x) == cap  # joint rows: one per kept time step
+    for k, pool in enumerate(algos["magail_dec"].expert):  # per agent: its living steps among the same ones
+        assert len(pool) == int((demos.alive[:12, :, k] & steps).sum()) == int(alive[:, k].sum())
+    for algo in algos.values():
+        assert algo.run_metadata["demonstrations"]["expert_transitions"] == cap
+    assert DM2(cfg(demo_file, **ARMS["magail_cent"])).run_metadata["demonstrations"]["expert_transitions"] == total
+    bc = DM2(cfg(demo_file, **ARMS["bc"], demo_max_transitions=cap, bc_epochs=1)).run_metadata["behaviour_cloning"]
+    assert bc["bc_transitions"] == cap and bc["bc_episodes"] == int(steps.any(1).sum()) < 12  # BC: the same steps
+    with pytest.raises(ConfigError, match="demo_max_transitions must be > 0 or null, got 0"):
+        cfg(demo_file, demo_max_transitions=0)
 
 
 def test_state_action_discriminator_reads_actions(demo_file):

@@ -50,7 +50,7 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     # the default target (the README's main command): every figure and table of the paper; experts ->
     # demonstrations -> arms -> rliable -> figures
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"all": 1, "train_expert": 8, "sample_demonstrations": 11, "train_arm": 80,
+    assert plan == {"all": 1, "train_expert": 8, "sample_demonstrations": 11, "train_arm": 82,
                     "aggregate_experiment": 15, "aggregate_across_tasks": 1, "results_table": 1,
                     "hyperparameter_tables": 1, "expert_fraction_table": 1, "mild2_table": 1,
                     "plot_mild2": 1, "plot_mild2_dloss": 1, "plot_mild2_reward_hist": 1, "results_table_page": 1,
@@ -85,16 +85,26 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     # every arm of every experiment on every one of its tasks, each once: on 3m the ablation's 10, then MAPPO, QMIX,
     # DM² with QMIX demonstrations, DM²+SIL, BC+IPPO, BC+DM², the state-action discriminator, the three MAGAIL arms,
     # MAGAIL on MAPPO's generator (the quality sweep's runs are the ablation's), IQL and CESMA taught by the VDN expert
-    # (cesma_smax), MAT and the three MAT-generator imitation arms (mild2); on 3s_vs_4z the 6 main arms
-    assert len(results[results.task == "smax/3m"]) == 27 and len(results[results.task == "smax/3s_vs_4z"]) == 6
+    # (cesma_smax), MAT, BC and the three MAT-generator imitation arms (mild2); on 3s_vs_4z the 6 main arms
+    assert len(results[results.task == "smax/3m"]) == 28 and len(results[results.task == "smax/3s_vs_4z"]) == 6
     # MILD²'s table: the expert whose demonstrations the arms read, then every arm of its experiment; its rewards
     mild2 = pd.read_csv(out / "tables" / "mild2.csv")
-    assert list(mild2.arm) == ["expert", "demonstrations", "mat", "magail_cent", "magail_mat", "mild2_gd", "mild2"]
+    assert list(mild2.arm) == ["expert", "demonstrations", "mat", "magail_cent", "magail_mat", "mild2_gd", "mild2",
+                               "bc"]
     assert list(mild2.execution.fillna("")) == ["", "", "centralized sequential",
                                                 "decentralized; centralized training (joint discriminator)",
                                                 "centralized sequential; joint discriminator",
-                                                "centralized sequential", "centralized sequential; joint discriminator"]
+                                                "centralized sequential", "centralized sequential; joint discriminator",
+                                                "decentralized"]
     assert np.isfinite(mild2.final_return_mean).all() and (mild2.runs.iloc[2:] == 2).all()
+    # the quick config's cap of 200 joint transitions binds, and BC and the MAT arms learn from the same steps
+    runs = out / "arms" / "smax" / "3m"
+    demos = "demos-ippo-cotrained_concurrent-2048"
+    bc_run = yaml.safe_load((runs / "bc" / demos / "seed0" / "config.yaml").read_text())
+    assert bc_run["behaviour_cloning"]["bc_transitions"] == 200 and bc_run["config"]["total_env_steps"] == 0
+    for arm in ("magail_mat", "mild2_gd", "mild2"):
+        run = yaml.safe_load((runs / arm / demos / "seed0" / "config.yaml").read_text())
+        assert run["demonstrations"]["expert_transitions"] == 200, arm
     rewards = pd.read_csv(out / "tables" / "mild2_rewards.csv")
     assert sorted(set(rewards.arm)) == ["magail_mat", "mild2", "mild2_gd"] and (rewards.rewards > 0).all()
     assert (rewards.snapshot_env_steps == 2048).all() and (rewards.variance > 0).all()
@@ -237,6 +247,8 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
              "arm mild2 trains a joint discriminator, which needs joint rows: only the concurrent styles"),
             (lambda q: q["mild2_outputs"].update(discriminator_arms=["mild2", "mat"]),
              "mild2_outputs.discriminator_arms: 'mat' has no discriminator (learner mat)"),
+            (lambda q: q["mild2_outputs"].update(reward_hist_step=1000),
+             "mild2_outputs.reward_hist_step: 1000 is no snapshot of arm magail_mat on smax/3m: snapshots are every"),
             (lambda q: q["experiments"]["magail"]["runs"].append({"arm": "magail_sngle"}),
              "unknown arm 'magail_sngle'; registered arms: ippo, mappo, qmix"),
             (lambda q: q["scores"]["tasks"]["mpe/spread_3"].update(reference=-52.61),

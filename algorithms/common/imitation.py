@@ -24,23 +24,24 @@ Losses (``DISCRIMINATOR_LOSSES``):
   violation of the 1-Lipschitz bound; ``literal`` squares either sign, as Eq. 6 is printed. The ground cost c is the
   Euclidean distance between the discriminator's inputs: the agent's own rows for a per-agent discriminator, the
   whole joint rows divided by sqrt(K) for a joint one (the RMS of the agents' distances, the same scale; assumed: the
-  paper names none). Eq. 6 writes its terms over "rho^{1:k}", prefixes of
-  the joint sample; an unmasked decoder's logit k reads every agent, so every term takes the whole joint sample
-  (assumed).
+  paper names none). Eq. 6 writes its terms over "rho^{1:k}", prefixes of the joint sample; an unmasked decoder's
+  logit k reads every agent, so every term takes the whole joint sample (assumed).
 
 Reward transforms (``REWARD_TRANSFORMS``) of the logit d: logit = d = log D - log(1 - D) (DM²'s reference code; a
 Wasserstein critic's potential), softplus = -log(1 - D), log_d = log D, two_sigmoid_minus_one = 2σ(d) - 1 (MAGAIL's
 code), neg_log_sigmoid = -log σ(d) (MILD²'s Sec. 4.1 as printed; with Eq. 6's critic high on expert rows it rewards
 looking like the policy, so softplus(d) = -log σ(-d) is the coherent reading and MILD²'s default).
 
-Expert sources: ``agent_pools`` (per-agent rows of a demonstration file), ``joint_rows`` (joint rows with their alive
-mask, concurrent files only), and ``SelfImitationStore`` (the agent's own best episodes, DM²+SIL).
+Expert sources: ``demo_steps`` (which demonstrated steps: the first episodes, optionally capped at a number of joint
+transitions), ``agent_pools`` (per-agent rows of those steps), ``joint_rows`` (joint rows with their alive mask,
+concurrent files only), and ``SelfImitationStore`` (the agent's own best episodes, DM²+SIL).
 """
 from __future__ import annotations
 
 import heapq
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -49,8 +50,7 @@ from torch.nn.utils import parametrize
 
 from algorithms.common.networks import StackedLinear
 from algorithms.common.transformer import DecodeBlock, EncodeBlock, mat_head, mat_linear
-from algorithms.configs.imitation import (DISCRIMINATOR_LOSSES, DISCRIMINATORS, REWARD_TRANSFORMS, DiscriminatorLoss,
-                                          RewardTransform)
+from algorithms.configs.imitation import DISCRIMINATORS, REWARD_TRANSFORMS, RewardTransform
 
 # the discriminator's statistics in metrics.csv, per loss (disc_loss: the loss minimised, comparable across updates)
 DISC_STATS = {"bce": ["disc_loss", "disc_bce", "disc_gp", "disc_expert_acc", "disc_policy_acc", "gail_reward_mean",
@@ -219,30 +219,40 @@ def sample_joint(rows: torch.Tensor, alive: torch.Tensor, batch: int, generator:
     return rows[idx], alive[idx]
 
 
-def agent_pools(demos, episodes: int, features) -> list[torch.Tensor]:
-    """Per agent, its living demonstrated steps of the first ``episodes`` episodes as discriminator inputs
+def demo_steps(demos, episodes: int, max_transitions: int | None = None) -> np.ndarray:
+    """The demonstrated time steps an expert source draws from, [episodes, T] bool: those with at least one living
+    agent in the first ``episodes`` episodes and, given ``max_transitions``, only the first that many of them in
+    episode order (the last episode kept may be cut: MILD²'s "100,000 joint transitions")."""
+    kept = demos.alive[:episodes].any(-1)
+    if max_transitions is not None:
+        kept = kept & (np.cumsum(kept.ravel()).reshape(kept.shape) <= max_transitions)
+    return kept
+
+
+def agent_pools(demos, steps: np.ndarray, features) -> list[torch.Tensor]:
+    """Per agent, its living demonstrated steps among ``steps`` (``demo_steps``) as discriminator inputs
     (``features(obs, actions)``)."""
-    sl = slice(0, episodes)
+    sl = slice(0, steps.shape[0])
     pools = []
     for k in range(demos.obs.shape[2]):
-        mask = demos.alive[sl, :, k]
+        mask = demos.alive[sl, :, k] & steps
         obs, actions = demos.obs[sl, :, k][mask], demos.actions[sl, :, k][mask].astype("int64")
         pools.append(features(torch.as_tensor(obs), torch.as_tensor(actions)))
     return pools
 
 
-def joint_rows(demos, episodes: int, features) -> tuple[torch.Tensor, torch.Tensor]:
-    """The time steps (with at least one living agent) of the first ``episodes`` episodes, agents kept together:
-    (x [n, K, in] with dead agents zeroed, alive [n, K]). Only concurrent demonstrations have such rows: in the
+def joint_rows(demos, steps: np.ndarray, features) -> tuple[torch.Tensor, torch.Tensor]:
+    """The time steps ``steps`` (``demo_steps``), agents kept together: (x [n, K, in] with dead agents zeroed,
+    alive [n, K]). Only concurrent demonstrations have such rows: in the
     non-concurrent styles, index e is a different episode for every agent."""
     meta = demos.metadata
     if not meta.get("concurrent", False):
         raise ImitationError(f"a joint discriminator needs joint rows, which only concurrent demonstrations supply "
                              f"(styles cotrained_concurrent, indep_concurrent); these are {meta.get('style')!r}")
-    alive = torch.as_tensor(demos.alive[:episodes])  # [E, T, K]
-    any_alive = alive.any(-1)
-    x = features(torch.as_tensor(demos.obs[:episodes]), torch.as_tensor(demos.actions[:episodes].astype("int64")))
-    x, alive = x[any_alive], alive[any_alive]
+    E = steps.shape[0]
+    alive, kept = torch.as_tensor(demos.alive[:E]), torch.as_tensor(steps)  # [E, T, K], [E, T]
+    x = features(torch.as_tensor(demos.obs[:E]), torch.as_tensor(demos.actions[:E].astype("int64")))
+    x, alive = x[kept], alive[kept]
     return x * alive.unsqueeze(-1).to(x.dtype), alive
 
 
@@ -409,16 +419,11 @@ class AdversarialReward:
     def __init__(self, cfg, spec, generator: torch.Generator):
         self.disc = make_discriminator(cfg, spec)
         self.opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.gail_lr)
-        self.cfg, self.gen = cfg, generator
-        self.transform: RewardTransform = cfg.gail_reward_transform
-        self.loss: DiscriminatorLoss = cfg.gail_loss
-        if self.loss not in DISCRIMINATOR_LOSSES:
-            raise ImitationError(f"unknown discriminator loss {self.loss!r}; "
-                                 f"allowed: {', '.join(DISCRIMINATOR_LOSSES)}")
+        self.cfg, self.gen = cfg, generator  # its gail_loss and reward transform were checked with the config
 
     def step_loss(self, expert_batch, policy_batch) -> tuple[torch.Tensor, dict]:
         cfg = self.cfg
-        if self.loss == "bce":
+        if cfg.gail_loss == "bce":
             return bce_loss(self.disc, expert_batch, policy_batch, cfg.gail_gp_lambda, self.gen)
         return wasserstein_loss(self.disc, expert_batch, policy_batch, cfg.gail_w_epsilon, cfg.gail_w_omega)
 
@@ -440,7 +445,8 @@ class AdversarialReward:
                 else:
                     e_batch = sample_rows(expert, rows, self.gen)
                     p_batch = sample_rows(policy_pools, rows, self.gen)
-                loss, stats = self.step_loss(e_batch, p_batch)
+                with parametrize.cached():  # spectral norms: one SVD per layer and step, not one per forward
+                    loss, stats = self.step_loss(e_batch, p_batch)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.opt.step()
@@ -454,7 +460,7 @@ class AdversarialReward:
         """The current discriminator's imitation reward of every step [T, N, K] of rollout inputs x [T, N, K, in]
         (zero where the agent did not act: padding, after death; a dead agent's joint input is zeros)."""
         K, chunk = x.shape[2], REWARD_CHUNK_ROWS
-        with torch.autocast("cpu", enabled=False):
+        with torch.autocast("cpu", enabled=False), parametrize.cached():
             if self.disc.joint:
                 rows = (x * decided.unsqueeze(-1).to(x.dtype)).reshape(-1, K, x.shape[-1])
                 logits = torch.cat([self.disc(part) for part in rows.split(chunk)]).reshape(*x.shape[:2], K)
@@ -462,7 +468,7 @@ class AdversarialReward:
                 rows = x.movedim(2, 0).reshape(K, -1, x.shape[-1])
                 logits = torch.cat([self.disc(part) for part in rows.split(chunk, dim=1)], 1)  # [K, T*N]
                 logits = logits.reshape(K, *decided.shape[:2]).movedim(0, -1)
-        r_d = gail_reward(logits, self.transform)
+        r_d = gail_reward(logits, self.cfg.gail_reward_transform)
         return torch.where(decided, r_d, torch.zeros_like(r_d))  # no imitation reward on padding or after death
 
     def state_dict(self) -> dict:
@@ -484,5 +490,5 @@ def one_hot_features(n_actions: int, with_actions: bool):
 
 __all__ = ["AdversarialReward", "assumptions", "DISCRIMINATORS", "DISC_STATS", "Discriminators", "ImitationError",
            "JointDiscriminator", "REWARD_TRANSFORMS", "SelfImitationStore", "SpectralNorm", "TransformerDiscriminator",
-           "agent_pools", "bce_loss", "gail_reward", "joint_rows", "make_discriminator", "one_hot_features",
-           "sample_joint", "sample_rows", "spectral_norm_", "wasserstein_loss"]
+           "agent_pools", "bce_loss", "demo_steps", "gail_reward", "joint_rows", "make_discriminator",
+           "one_hot_features", "sample_joint", "sample_rows", "spectral_norm_", "wasserstein_loss"]

@@ -48,6 +48,10 @@ class ImitationConfig(IPPOConfig):
     gail_n_head: int = _f(1, "transformer discriminator: attention heads (assumed: MAT's)")
     demos: str = _f("", "demonstration file (.npz from sample_demonstrations); its task must match")
     demo_episodes: int = _f(1000, "use the first N episodes of the demonstration file (DM² paper: 1000)")
+    demo_max_transitions: int | None = _f(
+        None, "the demonstrated steps the discriminator and BC learn from: at most the first N joint transitions "
+              "(time steps with a living agent, in episode order) of those episodes (MILD²: 100,000, the paper's); "
+              "null: all. The number used is recorded in the run's config.yaml (demonstrations.expert_transitions)")
     gail_coef: float = _f(0.3, "c in r_env + c * r_D (DM² paper Table 2: per map)")
     gail_epochs: int = _f(120, "discriminator steps per PPO update (DM² paper: 120)")
     gail_batch_rows: int = _f(1024, "expert rows and policy rows per discriminator step (per agent, or joint rows)")
@@ -85,6 +89,8 @@ class ImitationConfig(IPPOConfig):
         for name in ["demo_episodes", "gail_epochs", "gail_batch_rows", "gail_hidden", "gail_n_block", "gail_n_head",
                      "sil_capacity", "bc_epochs", "bc_batch_episodes"]:
             check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        check(self.demo_max_transitions is None or self.demo_max_transitions > 0,
+              f"demo_max_transitions must be > 0 or null, got {self.demo_max_transitions}")
         check(self.gail_hidden % self.gail_n_head == 0,
               f"gail_n_head {self.gail_n_head} must divide gail_hidden {self.gail_hidden}")
         for name in ["gail_lr", "bc_lr"]:
@@ -93,6 +99,14 @@ class ImitationConfig(IPPOConfig):
         check(0 < self.bc_holdout < 1, f"bc_holdout must be in (0, 1), got {self.bc_holdout}")
         check(self.gail_gp_lambda >= 0, f"gail_gp_lambda must be >= 0, got {self.gail_gp_lambda}")
         check(self.gail_coef >= 0, f"gail_coef must be >= 0, got {self.gail_coef}")
+
+    zero_steps_hint = " (0 is allowed only for behavioural cloning alone: reward: env with bc_pretrain)"
+
+    @property
+    def allows_no_env_steps(self) -> bool:
+        """A run that clones the demonstrations first can skip RL: with total_env_steps 0 (the BC arm) its cloned
+        policy is evaluated once."""
+        return self.reward == "env" and self.bc_pretrain
 
     @property
     def needs_demos(self) -> bool:
@@ -119,7 +133,10 @@ class ImitationConfig(IPPOConfig):
         if not self.bc_pretrain:
             keys += ["bc_epochs", "bc_lr", "bc_batch_episodes", "bc_holdout"]
         if not self.needs_demos:
-            keys.append("demo_episodes")
+            keys += ["demo_episodes", "demo_max_transitions"]
+        if self.total_env_steps == 0:  # BC alone: no PPO update, no evaluation schedule, no snapshots
+            keys += ["ppo_epochs", "num_minibatches", "clip", "lr", "gamma", "gae_lambda", "entropy_coef",
+                     "value_coef", "huber_delta", "eval_interval", "checkpoint_interval"]
         return keys
 
 

@@ -13,6 +13,8 @@ from algorithms.configs.ppo import ppo_resources
 class ImitationCTDEConfig(ImitationConfig):
     """The keys of ``algorithms.imitation`` (the PPO core's and the imitation block's), on MAPPO's networks."""
 
+    allows_no_env_steps, zero_steps_hint = False, ""  # no BC on this generator: every run needs env steps
+
     def validate(self) -> None:
         super().validate()
         check(not self.bc_pretrain, "bc_pretrain: behaviour cloning is implemented for the IPPO generator only "

@@ -24,6 +24,7 @@ class ImitationMATConfig(ImitationConfig, MATConfig):
     hidden_size: int = _as_in_mat("hidden_size")
     n_block: int = _as_in_mat("n_block")
     n_head: int = _as_in_mat("n_head")
+    allows_no_env_steps, zero_steps_hint = False, ""  # no BC on this generator: every run needs env steps
 
     def validate(self) -> None:
         super().validate()

@@ -55,8 +55,15 @@ class PPOConfig:
         "bfloat16, the case where it measured faster (README: Throughput, precision and compilation); costs a one-off "
         "compile per network shape")
 
+    # A learner that can train without env steps (behavioural cloning alone) says so; a run with total_env_steps 0
+    # is then evaluated once, at step 0.
+    allows_no_env_steps = False
+    zero_steps_hint = ""
+
     def validate(self) -> None:
-        positive = ["total_env_steps", "num_envs", "rollout_length", "chunk_length", "num_minibatches", "ppo_epochs",
+        check(self.total_env_steps > 0 or (self.total_env_steps == 0 and self.allows_no_env_steps),
+              f"total_env_steps must be > 0, got {self.total_env_steps}{self.zero_steps_hint}")
+        positive = ["num_envs", "rollout_length", "chunk_length", "num_minibatches", "ppo_epochs",
                     "hidden_size", "eval_interval", "eval_episodes", "checkpoint_interval", "torch_threads", "collect_groups"]
         for name in positive:
             check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")

@@ -128,11 +128,12 @@ def demo_sampling(expert: str, task: str) -> dict:
 
 
 def arm_hparams(task: str, arm: str, run_input: str, seed) -> dict:
-    """One run's resolved config: the arm's learner's blocks, the arm's settings (registry), the arm's overrides
-    (arms.hyperparameters.<arm>), then the run's budget, input, task and seed."""
+    """One run's resolved config: the arm's learner's blocks, the run's budget, the arm's settings (registry: an arm
+    without env steps, BC, sets its own budget), the arm's overrides (arms.hyperparameters.<arm>), then the run's
+    input, task and seed."""
     entry = registry.arm(arm)
-    extra = {**entry.settings, **((config["arms"]["hyperparameters"] or {}).get(arm) or {}),
-             "total_env_steps": config["arms"]["total_env_steps"], **input_settings(task, run_input)}
+    extra = {"total_env_steps": config["arms"]["total_env_steps"], **entry.settings,
+             **((config["arms"]["hyperparameters"] or {}).get(arm) or {}), **input_settings(task, run_input)}
     return resolve_learner(entry.learner, task, seed, extra, f"arm {arm} on input {run_input}")
 
 
@@ -363,6 +364,17 @@ def check_mild2() -> None:
     step = str(MILD2["reward_hist_step"])
     if step != "final" and not step.isdigit():
         raise ValueError(f"mild2_outputs.reward_hist_step: 'final' or a whole number of env steps, got {step!r}")
+    if step != "final":  # the snapshot must exist in every discriminator arm's runs
+        for name in MILD2["experiments"]:
+            for task, runs in EXPERIMENTS[name].items():
+                for arm, run_input in runs:
+                    if arm not in MILD2["discriminator_arms"]:
+                        continue
+                    hp = arm_hparams(task, arm, run_input, 0)
+                    if int(step) <= 0 or int(step) % hp["checkpoint_interval"] or int(step) > hp["total_env_steps"]:
+                        raise ValueError(f"mild2_outputs.reward_hist_step: {step} is no snapshot of arm {arm} on "
+                                         f"{task}: snapshots are every {hp['checkpoint_interval']} env steps up to "
+                                         f"{hp['total_env_steps']} (or 'final')")
     clash = set(MILD2_FIGURES) & set(config["experiments"])
     if clash:
         raise ValueError(f"experiments: {sorted(clash)} are the names of MILD²'s figures; choose another")

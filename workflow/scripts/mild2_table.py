@@ -78,11 +78,12 @@ def main(argv=None) -> int:
                                for v, lo, hi in zip(table.iqm_final_score, table.final_ci_low, table.final_ci_high)]})
     buf = io.StringIO()
     shown.to_latex(buf, index=False, escape=True, label="tab:mild2", caption=latex.text(
-        "MILD² against MILD²-GD and MAGAIL (MAT and PPO generators), with MAT on the env reward as the upper "
-        "reference: final greedy episode return and win rate (each seed's mean over the last evaluations; mean ± "
-        "standard deviation over seeds, as the paper's Table 1) and the IQM of the normalised final score with its "
-        "95% stratified-bootstrap CI. The expert's rows: the greedy return and win rate of the policy whose "
-        "demonstrations the imitation arms learn from, and those of the sampled demonstrations."))
+        "MILD² against MILD²-GD and MAGAIL (MAT and PPO generators), with behavioural cloning alone (BC, no env "
+        "steps: its cloned policy evaluated once) and MAT on the env reward as references: final greedy episode "
+        "return and win rate (each seed's mean over the last evaluations; mean ± standard deviation over seeds, as "
+        "the paper's Table 1) and the IQM of the normalised final score with its 95% stratified-bootstrap CI. The "
+        "expert's rows: the greedy return and win rate of the policy whose demonstrations the imitation arms learn "
+        "from, and those of the sampled demonstrations."))
     atomic_write_text(args.out_tex, buf.getvalue())
     print(f"wrote {args.out_csv} and {args.out_tex} ({len(table)} rows)")
     return 0

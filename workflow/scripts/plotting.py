@@ -30,7 +30,13 @@ def save(fig, path: Path) -> None:
 
 
 def band(ax, curve, color, label, **kw) -> None:
-    """An IQM curve with its CI band (curves.csv rows of one label)."""
+    """An IQM curve with its CI band (curves.csv rows of one label). An arm trained without env steps (BC: one
+    evaluation, at step 0) is its level: a dotted line across the axes with its CI as a horizontal band."""
+    if len(curve) == 1 and float(curve.env_steps.iloc[0]) == 0:
+        row = curve.iloc[0]
+        ax.axhline(row.iqm_score, color=color, label=f"{label} (no env steps)", lw=1.8, ls=":", **kw)
+        ax.axhspan(row.ci_low, row.ci_high, color=color, alpha=0.12, lw=0)
+        return
     x = curve.env_steps / 1e6
     ax.plot(x, curve.iqm_score, color=color, label=label, lw=1.8, **kw)
     ax.fill_between(x, curve.ci_low, curve.ci_high, color=color, alpha=0.18, lw=0)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -55,15 +56,16 @@ from algorithms.ippo import acting_policy as ippo_acting_policy
 LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
 
 
-def behaviour_cloning(net, demos: Demonstrations, cfg: "ImitationConfig", gen: torch.Generator) -> dict:
+def behaviour_cloning(net, demos: Demonstrations, steps: np.ndarray, cfg: "ImitationConfig",
+                      gen: torch.Generator) -> dict:
     """Pretrain each agent's actor by maximum likelihood of its demonstrated actions. Recipe (assumed; the paper
     specifies none): the first ``demo_episodes`` episodes (cut at ``demo_max_transitions`` joint transitions when
     set), ``bc_holdout`` of them held out; Adam(bc_lr) on the actors
     only (critics are untouched: their gradient is zero), ``bc_epochs`` passes of ``bc_batch_episodes`` whole
     episodes; the GRU unrolled over each episode from a zero state, with the demonstrated last action as input
     (none at t=0); NLL on living, unpadded steps only, averaged per agent and summed over agents (independent agents);
-    every action allowed (demonstrations do not store action masks). Returns held-out NLL and accuracy."""
-    steps = demo_steps(demos, cfg.demo_episodes, cfg.demo_max_transitions)  # [E, T]
+    every action allowed (demonstrations do not store action masks). ``steps`` [E, T]: the demonstrated steps kept
+    (``demo_steps``). Returns held-out NLL and accuracy."""
     E = int(steps.any(1).sum())  # the steps kept are a prefix of the episodes (the last one may be cut)
     obs = torch.as_tensor(demos.obs[:E]).float().transpose(0, 1)  # [T, E, K, O]
     actions = torch.as_tensor(demos.actions[:E].astype("int64")).transpose(0, 1)  # [T, E, K]
@@ -124,13 +126,14 @@ class ImitationOnPolicy:
             self.run_metadata["demonstrations"] = {k: v for k, v in demos.metadata.items()
                                                    if k not in ("expert_greedy_win_rates",)}
         self.features = one_hot_features(spec.n_actions, cfg.gail_input == "obs_action")
+        # the demonstrated steps every expert source reads (discriminator rows, BC): the same, under the same cap
+        steps = demo_steps(demos, cfg.demo_episodes, cfg.demo_max_transitions) if demos is not None else None
         if cfg.uses_discriminator:
             self.imitation = AdversarialReward(cfg, spec, self.gen)
             assumed = assumptions(cfg)
             if assumed:
                 self.run_metadata["assumed"] = list(self.run_metadata.get("assumed", [])) + assumed
             if cfg.gail_expert == "demos":
-                steps = demo_steps(demos, cfg.demo_episodes, cfg.demo_max_transitions)
                 try:
                     self.expert = (agent_pools(demos, steps, self.features)
                                    if cfg.gail_discriminator == "per_agent"
@@ -139,16 +142,12 @@ class ImitationOnPolicy:
                     raise ConfigError(f"demos: {exc}") from None
                 # how many joint transitions the discriminator's expert rows come from (below a cap: all there were)
                 self.run_metadata["demonstrations"]["expert_transitions"] = int(steps.sum())
-                empty = ([k for k, rows in enumerate(self.expert) if len(rows) == 0]
-                         if cfg.gail_discriminator == "per_agent" else [])
-                check(not empty, f"demos: agents {empty} have no living step among the first {int(steps.sum())} "
-                                 f"joint transitions (demo_max_transitions {cfg.demo_max_transitions}): raise it")
             else:
                 self.sil = SelfImitationStore(cfg.sil_capacity)
                 self.partial = [[] for _ in range(cfg.num_envs)]  # per env: the unfinished episode's pieces
                 self.update_stats = self.update_stats + ["sil_episodes", "sil_min_return"]
         if cfg.bc_pretrain:
-            self.run_metadata["behaviour_cloning"] = behaviour_cloning(self.net, demos, cfg, self.gen)
+            self.run_metadata["behaviour_cloning"] = behaviour_cloning(self.net, demos, steps, cfg, self.gen)
 
     @property
     def disc(self):

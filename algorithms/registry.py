@@ -73,6 +73,12 @@ class Arm:
     training: str = ""  # what its training shares across agents, where that differs from its execution mode
 
     @property
+    def takes_env_steps(self) -> bool:
+        """False for an arm without RL (BC alone: its settings fix the budget at 0); the budget is otherwise each
+        run's own, so it tells arms apart only in this respect."""
+        return self.settings.get("total_env_steps") != 0
+
+    @property
     def mode(self) -> str:
         """The execution-mode label tables and figures show."""
         mode = self.execution or LEARNERS[self.learner].execution
@@ -276,17 +282,15 @@ def arm_for(learner_name: str, config: dict, defaults: dict) -> str:
     settings are exactly the config's departures from ``defaults`` among the keys arms set; a combination no arm
     has is named by the learner and its departures."""
     arms = [a for a in ARMS.values() if a.learner == learner_name]
-    keys = sorted({k for a in arms for k in a.settings})
-
-    def value(key, v):  # a budget is each run's own: only "no env steps" (BC alone) tells an arm apart
-        return v == 0 if key == "total_env_steps" else v
-
-    variant = {k: value(k, config[k]) for k in keys
-               if k in config and value(k, config[k]) != value(k, defaults.get(k))}
+    keys = sorted({k for a in arms for k in a.settings} - {"total_env_steps"})  # the budget: ``takes_env_steps``
+    variant = {k: config[k] for k in keys if k in config and config[k] != defaults.get(k)}
+    takes_env_steps = config.get("total_env_steps") != 0
     for a in arms:
-        if {k: value(k, v) for k, v in a.settings.items() if value(k, v) != value(k, defaults.get(k))} == variant:
+        settings = {k: v for k, v in a.settings.items() if k != "total_env_steps" and v != defaults.get(k)}
+        if settings == variant and a.takes_env_steps == takes_env_steps:
             return a.name
-    return "_".join([learner_name, *(f"{k}-{config[k]}" for k in variant)])
+    return "_".join([learner_name, *(f"{k}-{config[k]}" for k in variant),
+                     *([] if takes_env_steps else ["total_env_steps-0"])])
 
 
 def learner_of_module(module: str) -> Learner:

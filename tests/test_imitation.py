@@ -1,5 +1,7 @@
 """DM² and GAIL-only: demonstrations are checked before anything runs; the mixed reward is r_env + c * logit on
 living steps only; runs resume exactly; discriminator statistics are logged."""
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,13 +11,13 @@ import yaml
 from algorithms.common.config import ConfigError, resolve
 from algorithms.demos import DemoError, load_demos, sample_demonstrations, save_demos
 from algorithms import registry
-from algorithms.common.imitation import SelfImitationStore, demo_steps
+from algorithms.common.imitation import ImitationError, SelfImitationStore, agent_pools, demo_steps, one_hot_features
 from algorithms.common.networks import StackedLinear
 from algorithms.common.runio import load_checkpoint
 from algorithms.imitation import AdversarialImitation as DM2, ImitationConfig as DM2Config
+from algorithms.ippo import IPPOConfig, train
 
 ARMS = {name: arm.settings for name, arm in registry.ARMS.items() if arm.learner == "imitation"}
-from algorithms.ippo import IPPOConfig, train
 
 TINY = dict(task="smax/3m", num_envs=16, rollout_length=32, chunk_length=16, ppo_epochs=2, eval_interval=512,
             eval_episodes=8, checkpoint_interval=512, total_env_steps=1024, torch_threads=1, precision="float32",
@@ -239,6 +241,19 @@ def test_demo_max_transitions_keeps_the_first_joint_steps_for_every_discriminato
     assert bc["bc_transitions"] == cap and bc["bc_episodes"] == int(steps.any(1).sum()) < 12  # BC: the same steps
     with pytest.raises(ConfigError, match="demo_max_transitions must be > 0 or null, got 0"):
         cfg(demo_file, demo_max_transitions=0)
+
+
+def test_an_agent_without_living_expert_steps_is_refused():
+    # 2 episodes x 3 steps, 2 agents; agent 1 lives only in the second episode: a cap of 3 joint steps keeps the
+    # first episode only, where agent 1 has no row for its discriminator to learn from
+    alive = np.ones((2, 3, 2), bool)
+    alive[0, :, 1] = False
+    demos = SimpleNamespace(obs=np.zeros((2, 3, 2, 4), np.float32), actions=np.zeros((2, 3, 2), np.int64),
+                            alive=alive)
+    features = one_hot_features(5, True)
+    assert [len(p) for p in agent_pools(demos, demo_steps(demos, 2), features)] == [6, 3]
+    with pytest.raises(ImitationError, match=r"agents \[1\] have no living step among the first 3 joint"):
+        agent_pools(demos, demo_steps(demos, 2, max_transitions=3), features)
 
 
 def test_state_action_discriminator_reads_actions(demo_file):

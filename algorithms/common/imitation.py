@@ -231,13 +231,18 @@ def demo_steps(demos, episodes: int, max_transitions: int | None = None) -> np.n
 
 def agent_pools(demos, steps: np.ndarray, features) -> list[torch.Tensor]:
     """Per agent, its living demonstrated steps among ``steps`` (``demo_steps``) as discriminator inputs
-    (``features(obs, actions)``)."""
+    (``features(obs, actions)``). An agent with none raises ``ImitationError``: its discriminator would have no
+    expert side."""
     sl = slice(0, steps.shape[0])
     pools = []
     for k in range(demos.obs.shape[2]):
         mask = demos.alive[sl, :, k] & steps
         obs, actions = demos.obs[sl, :, k][mask], demos.actions[sl, :, k][mask].astype("int64")
         pools.append(features(torch.as_tensor(obs), torch.as_tensor(actions)))
+    empty = [k for k, rows in enumerate(pools) if len(rows) == 0]
+    if empty:
+        raise ImitationError(f"agents {empty} have no living step among the first {int(steps.sum())} joint "
+                             f"transitions kept: raise demo_max_transitions or demo_episodes")
     return pools
 
 

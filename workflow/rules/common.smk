@@ -338,6 +338,13 @@ MILD2 = config.get("mild2_outputs") or {"table": "", "experiments": [], "discrim
 MILD2_FIGURES = ("mild2_reward_hist", "mild2_dloss") if MILD2["experiments"] else ()
 
 
+def mild2_discriminator_runs() -> list[tuple[str, str, str]]:
+    """(task, arm, input) of every run of a discriminator arm in MILD²'s experiments, each once."""
+    return list(dict.fromkeys((task, arm, run_input) for name in MILD2["experiments"]
+                              for task, runs in EXPERIMENTS[name].items() for arm, run_input in runs
+                              if arm in MILD2["discriminator_arms"]))
+
+
 def check_mild2() -> None:
     for name in MILD2["experiments"]:
         if name not in config["experiments"]:
@@ -365,16 +372,12 @@ def check_mild2() -> None:
     if step != "final" and not step.isdigit():
         raise ValueError(f"mild2_outputs.reward_hist_step: 'final' or a whole number of env steps, got {step!r}")
     if step != "final":  # the snapshot must exist in every discriminator arm's runs
-        for name in MILD2["experiments"]:
-            for task, runs in EXPERIMENTS[name].items():
-                for arm, run_input in runs:
-                    if arm not in MILD2["discriminator_arms"]:
-                        continue
-                    hp = arm_hparams(task, arm, run_input, 0)
-                    if int(step) <= 0 or int(step) % hp["checkpoint_interval"] or int(step) > hp["total_env_steps"]:
-                        raise ValueError(f"mild2_outputs.reward_hist_step: {step} is no snapshot of arm {arm} on "
-                                         f"{task}: snapshots are every {hp['checkpoint_interval']} env steps up to "
-                                         f"{hp['total_env_steps']} (or 'final')")
+        for task, arm, run_input in mild2_discriminator_runs():
+            hp = arm_hparams(task, arm, run_input, 0)
+            if int(step) <= 0 or int(step) % hp["checkpoint_interval"] or int(step) > hp["total_env_steps"]:
+                raise ValueError(f"mild2_outputs.reward_hist_step: {step} is no snapshot of arm {arm} on {task}: "
+                                 f"snapshots are every {hp['checkpoint_interval']} env steps up to "
+                                 f"{hp['total_env_steps']} (or 'final')")
     clash = set(MILD2_FIGURES) & set(config["experiments"])
     if clash:
         raise ValueError(f"experiments: {sorted(clash)} are the names of MILD²'s figures; choose another")
@@ -383,10 +386,9 @@ def check_mild2() -> None:
 check_mild2()
 MILD2_SUMMARIES = [f"{RESULTS}/experiments/{name}/{task}/summary.csv" for name in MILD2["experiments"]
                    for task in EXPERIMENTS[name]]
-# the discriminator arms' runs in MILD²'s experiments, each once
-MILD2_RUNS = list(dict.fromkeys(d for name in MILD2["experiments"] for task in EXPERIMENTS[name]
-                                for d in experiment_run_dirs(name, task)
-                                if d.split("/")[-3] in MILD2["discriminator_arms"]))  # .../<arm>/<input>/seed<N>
+# the discriminator arms' run directories in MILD²'s experiments, each once
+MILD2_RUNS = [run_dir(task, arm, run_input, seed) for task, arm, run_input in mild2_discriminator_runs()
+              for seed in config["arms"]["seeds"]]
 
 
 # ---------------------------------------------------------------------------------------------- tables

@@ -21,7 +21,7 @@ def fake_run(root: Path, arm: str, demo: str, seed: int, level: float, task: str
     win = np.clip(level * steps / steps[-1] + rng.normal(0, 0.05, len(steps)), 0, 1)
     pd.DataFrame({"env_steps": steps, "test_win_rate": win}).to_csv(run / "metrics.csv", index=False)
     meta = {"algorithm": "imitation" if arm.startswith(("dm2", "bc_")) else arm, "arm": arm,
-            "config": {"seed": seed, "task": task}}
+            "config": {"seed": seed, "task": task}, "task_spec": {"has_win": not task.startswith("mpe/")}}
     if arm != "ippo":
         meta["demonstrations"] = {"expert_greedy_win_rate": 0.5, "sampled_win_rate": 0.4}
     (run / "config.yaml").write_text(yaml.safe_dump(meta))
@@ -109,6 +109,10 @@ def test_scores_are_normalised_by_fixed_bounds_not_by_the_arms(tmp_path):
     assert (both.score_random == -50.0).all() and (both.score_reference == -20.0).all()
     with pytest.raises(ValueError, match="task mpe/spread_3 has no --score"):
         aggregate_runs.read_runs(ippo, {"smax/3m": ("test_win_rate", 0.0, 1.0)})
+    # the runs log a test_win_rate column, but MPE has no win condition: no win rate is reported, none can score
+    assert both.final_win_rate_mean.isna().all() and both.final_win_rate_std.isna().all()
+    with pytest.raises(ValueError, match="mpe/spread_3 has no win condition, so its score cannot be test_win_rate"):
+        aggregate_runs.read_runs(ippo, {"mpe/spread_3": ("test_win_rate", 0.0, 1.0)})
 
 
 def test_cesma_table_fractions_of_the_expert_and_steps_to_reach_it(tmp_path):

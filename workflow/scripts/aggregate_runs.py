@@ -78,6 +78,11 @@ def read_runs(run_dirs: list[Path], scores: dict[str, tuple[str, float, float]])
         if task not in scores:
             raise ValueError(f"{run}: task {task} has no --score (its metric and bounds); given: {sorted(scores)}")
         metric, low, high = scores[task]
+        # a task without a win condition (MPE) logs a win rate of 0 that means nothing: it is blanked, not reported
+        has_win = bool(meta.get("task_spec", {}).get("has_win", True))
+        if metric == "test_win_rate" and not has_win:
+            raise ValueError(f"{run}: task {task} has no win condition, so its score cannot be test_win_rate "
+                             f"(use test_return)")
         df = pd.read_csv(run / "metrics.csv")
         if "demonstrations" in meta:
             demo_meta[demo] = meta["demonstrations"]
@@ -91,7 +96,8 @@ def read_runs(run_dirs: list[Path], scores: dict[str, tuple[str, float, float]])
                          "env_steps": r.env_steps, "metric": metric, "raw_score": raw,
                          "score": (raw - low) / (high - low),  # and the raw return and win rate, where logged
                          "test_return": getattr(r, "test_return", np.nan),
-                         "test_win_rate": getattr(r, "test_win_rate", np.nan)})
+                         "test_win_rate": getattr(r, "test_win_rate", np.nan) if has_win else np.nan,
+                         "has_win": has_win})
     table = pd.DataFrame(rows)
     twice = table[table.eval_index == 0].duplicated(["task", "label", "seed"])
     if twice.any():
@@ -195,8 +201,8 @@ def main(argv=None) -> int:
             "baseline": base, "poi_vs_baseline": p_poi[poi_key][0] if poi_key in p_poi else np.nan,
             "poi_ci_low": ci_poi[poi_key][0, 0] if poi_key in ci_poi else np.nan,
             "poi_ci_high": ci_poi[poi_key][1, 0] if poi_key in ci_poi else np.nan,
-            "demo_expert_greedy_win_rate": meta.get("expert_greedy_win_rate", np.nan),
-            "demo_sampled_win_rate": meta.get("sampled_win_rate", np.nan),
+            "demo_expert_greedy_win_rate": meta.get("expert_greedy_win_rate", np.nan) if first.has_win else np.nan,
+            "demo_sampled_win_rate": meta.get("sampled_win_rate", np.nan) if first.has_win else np.nan,
             # the expert that taught the arm (CESMA): its greedy score on the task's metric, raw and normalised
             "expert_raw_score": meta.get("expert_greedy", {}).get(first.metric, np.nan),
             "expert_score": (meta.get("expert_greedy", {}).get(first.metric, np.nan) - low) / (high - low),

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 import envs
-from algorithms.common.evaluation import Episodes, play_episodes
+from algorithms.common.evaluation import Episodes, play_episodes, win_rate
 from algorithms import registry
 from algorithms.common.networks import IndependentActorCritic
 from algorithms.common.runio import atomic_write_bytes, load_checkpoint
@@ -208,7 +208,8 @@ def sample_demonstrations(expert_runs: list[str | Path], step: int | Literal["fi
     else:
         demonstrators = nets if indep else nets[:1]
     greedy_play = [_play(n, task, greedy_eval_episodes, seed + 7, "greedy", 0.0, scale) for n in demonstrators]
-    greedy = [float(p.won.mean()) for p in greedy_play]
+    has_win = envs.task_spec(task).has_win
+    greedy = [win_rate(p.won, has_win) for p in greedy_play]
 
     def columns(ep: Episodes, picks: list[tuple[int, slice]]) -> dict:
         """Agent k's column from episodes ep[sl] for each (k, sl)."""
@@ -244,7 +245,7 @@ def sample_demonstrations(expert_runs: list[str | Path], step: int | Literal["fi
         "style": style, "concurrent": style.endswith("_concurrent"), "cotrained": not indep,
         "sampling_mode": mode, "epsilon": epsilon if mode == "epsilon_greedy" else None, "sampling_seed": seed,
         "episodes_per_agent": E,
-        "sampled_win_rate": float(np.mean([p.won.mean() for p in played])),
+        "sampled_win_rate": win_rate(np.concatenate([p.won for p in played]), has_win),
         "sampled_return": float(np.mean([p.returns.mean() for p in played])),
         "expert_greedy_win_rate": float(np.mean(greedy)), "expert_greedy_win_rates": greedy,
         "expert_greedy_return": float(np.mean([p.returns.mean() for p in greedy_play])),

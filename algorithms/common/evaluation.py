@@ -6,6 +6,7 @@ episode is the one recorded (later auto-reset episodes are ignored), so every ev
 episodes and every recorded episode starts at its beginning."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,6 +28,11 @@ class Episodes:
     obs: np.ndarray | None = None  # [E, T, K, O] float32, the observation at which each action was chosen
     actions: np.ndarray | None = None  # [E, T, K] int16
     alive: np.ndarray | None = None  # [E, T, K] bool (False on padding)
+
+
+def win_rate(won: np.ndarray, has_win: bool) -> float:
+    """The fraction of episodes won; NaN on a task where "won" is not defined."""
+    return float(np.mean(won)) if has_win else math.nan
 
 
 @torch.no_grad()
@@ -61,7 +67,8 @@ def play_episodes(env: BatchedEnv, act: Act, initial_hidden: torch.Tensor, recor
 
 
 def evaluate_greedy(env: BatchedEnv, act: Act, initial_hidden: torch.Tensor) -> dict[str, float]:
-    """Greedy test episodes (``act`` takes the argmax over available actions)."""
+    """Greedy test episodes (``act`` takes the argmax over available actions). Tasks without a win condition (MPE)
+    report the win rate as NaN, not as a 0 that reads like a measured failure."""
     ep = play_episodes(env, act, initial_hidden)
-    return {"test_win_rate": float(ep.won.mean()), "test_return": float(ep.returns.mean()),
+    return {"test_win_rate": win_rate(ep.won, env.spec.has_win), "test_return": float(ep.returns.mean()),
             "test_length": float(ep.length.mean())}

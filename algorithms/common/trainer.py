@@ -38,6 +38,7 @@ import yaml
 from tqdm import tqdm
 
 from algorithms.common.config import ConfigError, config_help, load_config, parse_override
+from algorithms.common.evaluation import win_rate
 from algorithms.common.runio import (MetricsTable, atomic_torch_save, file_logger, load_checkpoint, run_lock,
                                      write_resolved_config)
 
@@ -176,13 +177,14 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
             dt = max(wall_time - last_row_wall, 1e-9)
             row = {"env_steps": algo.env_steps, **test,
                    "train_return": float(np.mean(train_returns)) if train_returns else math.nan,
-                   "train_win_rate": float(np.mean(train_wins)) if train_wins else math.nan,
+                   "train_win_rate": win_rate(train_wins, algo.spec.has_win) if train_wins else math.nan,
                    "train_episodes": len(train_returns),
                    **{k: losses.get(k, math.nan) for k in algo.update_stats},
                    "wall_time": round(wall_time, 3), "steps_per_s": round((algo.env_steps - last_row_steps) / dt, 1)}
             metrics.append(row)
             log.info("eval %s", json.dumps(row))
-            bar.set_postfix(win=f"{test['test_win_rate']:.2f}", ret=f"{test['test_return']:.1f}")
+            bar.set_postfix(**({"win": f"{test['test_win_rate']:.2f}"} if algo.spec.has_win else {}),
+                           ret=f"{test['test_return']:.1f}")
             train_returns, train_wins = [], []
             last_row_steps, last_row_wall = algo.env_steps, wall_time
             while next_eval <= algo.env_steps:

@@ -5,6 +5,7 @@
 #   snakemake --cores 2                                       (every figure and table: the default target)
 #   snakemake --cores 2 main_results tables                   (one figure, the tables, and only the runs they need)
 #   snakemake --cores 2 learning_curves                       (IPPO, MAPPO, QMIX learning curves)
+#   snakemake --cores 2 claims                                (the DM² paper's claims with computed verdicts)
 #   snakemake --cores 2 --configfile=config/quick.yaml        (tiny budgets, under figures/quick/, results/quick/)
 #   snakemake --report results/report.html                    (every figure and table, offline, after a run)
 from snakemake.utils import min_version, validate

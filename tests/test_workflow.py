@@ -52,7 +52,7 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     plan = planned_jobs(snakemake(workdir, "-n"))
     assert plan == {"all": 1, "train_expert": 8, "sample_demonstrations": 11, "train_arm": 82,
                     "aggregate_experiment": 15, "aggregate_across_tasks": 1, "results_table": 1,
-                    "hyperparameter_tables": 1, "expert_fraction_table": 1, "mild2_table": 1,
+                    "hyperparameter_tables": 1, "expert_fraction_table": 1, "mild2_table": 1, "claims": 1,
                     "plot_mild2": 1, "plot_mild2_dloss": 1, "plot_mild2_reward_hist": 1, "results_table_page": 1,
                     "hyperparameters_table_page": 1, "software_versions": 1, "plot_ablation": 1,
                     "plot_main_results": 1, "plot_gail_reward": 1,
@@ -87,6 +87,13 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     # MAGAIL on MAPPO's generator (the quality sweep's runs are the ablation's), IQL and CESMA taught by the VDN expert
     # (cesma_smax), MAT, BC and the three MAT-generator imitation arms (mild2); on 3s_vs_4z the 6 main arms
     assert len(results[results.task == "smax/3m"]) == 28 and len(results[results.task == "smax/3s_vs_4z"]) == 6
+    # the paper's claims, computed: one row per claim and task of its experiment (C1, C6a and C6b on both main tasks)
+    claims = pd.read_csv(out / "tables" / "claims.csv")
+    assert list(claims.id) == ["C1", "C1", "C2a", "C2b", "C3", "C4", "C5a", "C5b", "C6a", "C6a", "C6b", "C6b"]
+    assert set(claims.verdict) <= {"reproduced", "contradicted", "inconclusive"} and (claims.seeds_run == 2).all()
+    assert ((claims.poi_ci_low <= claims.poi) & (claims.poi <= claims.poi_ci_high)).all()
+    assert claims.versus[claims.id == "C5a"].iloc[0] == "DM² (IPPO demos at 1.024k; co-trained + concurrent)"
+    assert "| C3: the GAIL reward alone fails" in (out / "tables" / "claims.md").read_text()
     # MILD²'s table: the expert whose demonstrations the arms read, then every arm of its experiment; its rewards
     mild2 = pd.read_csv(out / "tables" / "mild2.csv")
     assert list(mild2.arm) == ["expert", "demonstrations", "mat", "magail_cent", "magail_mat", "mild2_gd", "mild2",
@@ -192,8 +199,16 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     assert planned_jobs(snakemake(workdir, "-n")) == {
         "sample_demonstrations": 1, "train_arm": 2, "aggregate_experiment": 1, "aggregate_across_tasks": 1,
         "plot_main_results": 1, "plot_aggregate": 1, "results_table": 1, "hyperparameter_tables": 1, "all": 1,
-        "results_table_page": 1, "hyperparameters_table_page": 1}
+        "results_table_page": 1, "hyperparameters_table_page": 1, "claims": 1}
     quick["demos"]["sampling"]["qmix"]["epsilon"] = 0.0
+    # a per-map budget -> that map's arm runs (main_results on 3s_vs_4z) and what aggregates them; nothing on 3m, no
+    # expert, no demonstrations
+    quick["arms"]["task_overrides"] = {"smax/3s_vs_4z": {"total_env_steps": 4096}}
+    write_config(workdir, quick)
+    plan = planned_jobs(snakemake(workdir, "-n"))
+    assert plan["train_arm"] == 12 and plan["aggregate_experiment"] == 1 and plan["claims"] == 1, plan
+    assert "train_expert" not in plan and "sample_demonstrations" not in plan, plan
+    quick["arms"]["task_overrides"] = {}
     # one arm's hyperparameter changed -> only that arm's jobs and what aggregates them
     quick["arms"]["hyperparameters"]["gail_only"] = {"gail_lr": 3.0e-4}
     write_config(workdir, quick)
@@ -251,6 +266,15 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
              "mild2_outputs.reward_hist_step: 1000 is no snapshot of arm magail_mat on smax/3m: snapshots are every"),
             (lambda q: q["experiments"]["magail"]["runs"].append({"arm": "magail_sngle"}),
              "unknown arm 'magail_sngle'; registered arms: ippo, mappo, qmix"),
+            (lambda q: q["claims"]["list"]["C3"].update(versus={"arm": "mappo"}),
+             "claims.list.C3.versus: mappo/none is not a run of experiment gail_reward on smax/3m; its runs there: "
+             "ippo/none, dm2/demos-ippo-cotrained_concurrent-2048"),
+            (lambda q: q["claims"]["list"].update(C9={"claim": "x", "experiment": "main_result", "statistic": "auc",
+                                                      "expect": "better", "run": {"arm": "mappo"},
+                                                      "versus": {"arm": "ippo"}}),
+             "claims.list.C9: unknown experiment 'main_result'; allowed: ablation, "),
+            (lambda q: q["arms"].update(task_overrides={"smax/3s_vs4z": {"total_env_steps": 4096}}),
+             "arms.task_overrides: 'smax/3s_vs4z' is no task of any experiment; tasks: "),
             (lambda q: q["scores"]["tasks"]["mpe/spread_3"].update(reference=-52.61),
              "scores: task mpe/spread_3 has equal random and reference scores (-52.61)")]:
         bad = yaml.safe_load(yaml.safe_dump(quick))

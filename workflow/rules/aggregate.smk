@@ -101,6 +101,28 @@ rule mild2_table:
         "{PYTHON} workflow/scripts/mild2_table.py --out-csv {output.csv} --out-tex {output.tex} {input} > {log} 2>&1"
 
 
+# The paper's claims, computed from its experiments' scores (config ``claims``): results/tables/claims.{csv,md}.
+rule claims:
+    input:
+        sorted({spec["scores"] for spec in CLAIM_SPECS}),
+    output:
+        csv=table("claims", "csv"),
+        md=table("claims", "md"),
+    params:
+        specs=json.dumps(CLAIM_SPECS),
+        reps=config["stats"]["reps"],
+        seed=config["stats"]["bootstrap_seed"],
+        window=config["stats"]["final_window_evals"],
+        margin=CLAIMS["equal_margin"],
+    log:
+        f"{LOGS}/tables/claims.log",
+    localrule: True
+    shell:
+        "echo {params.specs:q} | {PYTHON} workflow/scripts/claims_table.py --claims-json - --reps {params.reps} "
+        "--seed {params.seed} --final-window {params.window} --margin {params.margin} --out-csv {output.csv} "
+        "--out-md {output.md} > {log} 2>&1"
+
+
 rule hyperparameter_tables:
     output:
         csv=table("hyperparameters", "csv"),

@@ -128,11 +128,12 @@ def demo_sampling(expert: str, task: str) -> dict:
 
 
 def arm_hparams(task: str, arm: str, run_input: str, seed) -> dict:
-    """One run's resolved config: the arm's learner's blocks, the run's budget, the arm's settings (registry: an arm
-    without env steps, BC, sets its own budget), the arm's overrides (arms.hyperparameters.<arm>), then the run's
-    input, task and seed."""
+    """One run's resolved config: the arm's learner's blocks, the run's budget (arms.total_env_steps, or the task's
+    own in arms.task_overrides), the arm's settings (registry: an arm without env steps, BC, sets its own budget), the
+    arm's overrides (arms.hyperparameters.<arm>), then the run's input, task and seed."""
     entry = registry.arm(arm)
-    extra = {"total_env_steps": config["arms"]["total_env_steps"], **entry.settings,
+    budget = task_override_values(config["arms"].get("task_overrides") or {}, task)
+    extra = {"total_env_steps": config["arms"]["total_env_steps"], **budget, **entry.settings,
              **((config["arms"]["hyperparameters"] or {}).get(arm) or {}), **input_settings(task, run_input)}
     return resolve_learner(entry.learner, task, seed, extra, f"arm {arm} on input {run_input}")
 
@@ -193,7 +194,7 @@ def run_of(where: str, spec: dict, task: str) -> tuple[str, str]:
 FIXED_FIGURES = ("ablation", "ablation_summary", "aggregate", "learning_curves")
 # names that rules of this workflow already have (a figure's rule is named after it)
 TAKEN_NAMES = ("all", "tables", "report", "results_table", "hyperparameter_tables", "software_versions",
-               "expert_fraction_table", "mild2_table")
+               "expert_fraction_table", "mild2_table", "claims")
 
 
 def experiment_runs() -> dict[str, dict[str, list[tuple[str, str]]]]:
@@ -230,6 +231,17 @@ EXPERIMENTS = experiment_runs()
 EXPERIMENT_NAMES = tuple(EXPERIMENTS)
 USED_ARMS = tuple(dict.fromkeys(arm for per_task in EXPERIMENTS.values() for runs in per_task.values()
                                 for arm, _ in runs))
+
+
+def check_arm_budgets() -> None:
+    """A per-task budget must name a task (or backend) that some experiment runs: a misspelt map would be ignored."""
+    tasks = sorted({task for per_task in EXPERIMENTS.values() for task in per_task})
+    for key in config["arms"].get("task_overrides") or {}:
+        if key not in tasks and not (key.endswith("/*") and any(t.startswith(key[:-1]) for t in tasks)):
+            raise ValueError(f"arms.task_overrides: {key!r} is no task of any experiment; tasks: {', '.join(tasks)}")
+
+
+check_arm_budgets()
 
 
 def run_dir(task: str, arm: str, run_input: str, seed) -> str:
@@ -328,6 +340,35 @@ EXPERT_TABLE = config["tables"].get("expert_fraction") or {"name": "", "experime
 check_experiments()
 EXPERT_TABLE_INPUTS = [f"{RESULTS}/experiments/{name}/{task}/summary.csv" for name in EXPERT_TABLE["experiments"]
                        for task in EXPERIMENTS.get(name, [])]
+
+
+# The paper's claims (config ``claims``; absent: none), each resolved on every task of its experiment to its two runs.
+CLAIMS = config.get("claims") or {"equal_margin": 0.14, "list": {}}
+
+
+def claim_specs() -> list[dict]:
+    """One row per claim and task of its experiment: the claim, its two runs as [arm, input id] (each checked to be a
+    run of that experiment there) and the experiment's per-evaluation scores they are read from."""
+    rows = []
+    for cid, claim in (CLAIMS["list"] or {}).items():
+        where, name = f"claims.list.{cid}", claim["experiment"]
+        if name not in EXPERIMENTS:
+            raise ValueError(f"{where}: unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
+        for task, runs in EXPERIMENTS[name].items():
+            pair = [run_of(f"{where}.{key}", claim[key], task) for key in ("run", "versus")]
+            for key, run in zip(("run", "versus"), pair):
+                if run not in runs:
+                    raise ValueError(f"{where}.{key}: {run[0]}/{run[1]} is not a run of experiment {name} on {task}; "
+                                     f"its runs there: {', '.join(f'{a}/{i}' for a, i in runs)}")
+            if pair[0] == pair[1]:
+                raise ValueError(f"{where}: run and versus are the same run ({pair[0][0]}/{pair[0][1]})")
+            rows.append({"id": cid, "claim": claim["claim"], "experiment": name, "task": task,
+                         "statistic": claim["statistic"], "expect": claim["expect"], "run": list(pair[0]),
+                         "versus": list(pair[1]), "scores": f"{RESULTS}/experiments/{name}/{task}/scores.csv"})
+    return rows
+
+
+CLAIM_SPECS = claim_specs()
 
 
 # MILD²'s outputs (config ``mild2_outputs``; absent: none): its table (results/tables/<table>) from the summaries of its

@@ -34,19 +34,21 @@ class CentralPPO(OnPolicyLearner):
     name = LEARNER.name
     physical_only = True  # on a task with a communication channel: its physical view (no one to talk to)
     run_metadata = {"assumed": ["per-agent PPO ratios and clipping of the factorised joint policy",
-                                "losses averaged over the agents' heads", "values not normalised",
+                                "losses averaged over the agents' heads",
+                                "values not normalised (value_handling: clipped)",
                                 "hidden_size (config block central_ppo)"]}
 
     def make_policy(self):
         spec, cfg = self.spec, self.cfg
-        return CentralizedActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, cfg.hidden_size, cfg.actor_gain)
+        return CentralizedActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, cfg.hidden_size, cfg.actor_gain,
+                                      cfg.value_handling == "normalized")
 
 
 def acting_policy(ckpt: dict) -> CentralizedActorCritic:
     """The acting network of a checkpoint of this learner: the joint actor (and critic)."""
     spec, cfg = ckpt["spec"], ckpt["config"]
     net = CentralizedActorCritic(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"],
-                                 cfg["actor_gain"])
+                                 cfg["actor_gain"], cfg.get("value_handling", "clipped") == "normalized")
     net.load_state_dict(ckpt["model"])
     return net
 

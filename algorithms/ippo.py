@@ -29,14 +29,15 @@ class IPPO(OnPolicyLearner):
 
     def make_policy(self):
         spec, cfg = self.spec, self.cfg
-        return IndependentActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, cfg.hidden_size, cfg.actor_gain)
+        return IndependentActorCritic(spec.n_agents, spec.obs_dim, spec.n_actions, cfg.hidden_size, cfg.actor_gain,
+                                      cfg.value_handling == "normalized")
 
 
 def acting_policy(ckpt: dict) -> IndependentActorCritic:
     """The acting network of a checkpoint of this learner (``model_state``): per-agent actors (and critics)."""
     spec, cfg = ckpt["spec"], ckpt["config"]
     net = IndependentActorCritic(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"],
-                                 cfg["actor_gain"])
+                                 cfg["actor_gain"], cfg.get("value_handling", "clipped") == "normalized")
     net.load_state_dict(ckpt["model"])
     return net
 

@@ -31,14 +31,15 @@ class MAPPO(OnPolicyLearner):
     def make_policy(self):
         spec, cfg = self.spec, self.cfg
         return SharedActorCentralCritic(spec.n_agents, spec.obs_dim, spec.state_dim, spec.n_actions, cfg.hidden_size,
-                                        cfg.actor_gain)
+                                        cfg.actor_gain, cfg.value_handling == "normalized")
 
 
 def acting_policy(ckpt: dict) -> SharedActorCentralCritic:
     """The acting network of a checkpoint of this learner: the shared actor (and the central critic)."""
     spec, cfg = ckpt["spec"], ckpt["config"]
     net = SharedActorCentralCritic(spec["n_agents"], spec["obs_dim"], spec["state_dim"], spec["n_actions"],
-                                   cfg["hidden_size"], cfg["actor_gain"])
+                                   cfg["hidden_size"], cfg["actor_gain"],
+                                   cfg.get("value_handling", "normalized") == "normalized")
     net.load_state_dict(ckpt["model"])
     return net
 

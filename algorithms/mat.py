@@ -30,7 +30,8 @@ from torch import nn
 
 from algorithms import registry
 from algorithms.common import trainer
-from algorithms.common.networks import CategoricalPolicy, ValueNorm, gumbel_max
+from algorithms.common.networks import (CategoricalPolicy, ValueNorm, denormalized_value, gumbel_max,
+                                        normalized_targets)
 from algorithms.common.ppo import OnPolicyLearner
 from algorithms.common.transformer import DecodeBlock, EncodeBlock, mat_head, mat_linear
 from algorithms.configs.mat import MATConfig, resources  # noqa: F401 (torch-free)
@@ -41,10 +42,11 @@ LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry en
 class MATPolicy(CategoricalPolicy, nn.Module):
     """MAT's encoder-decoder as a policy of the on-policy core. It has no recurrence: its "hidden state" is a zero
     placeholder of the rollout's layout [1, B, width], passed through unchanged. ``last_action`` and the global state
-    are not inputs (MAT's encoder reads the observations)."""
+    are not inputs (MAT's encoder reads the observations). Values are normalised (MAT's ValueNorm) unless
+    ``value_norm`` is False."""
 
     def __init__(self, n_agents: int, obs_dim: int, n_actions: int, width: int = 64, n_block: int = 1,
-                 n_head: int = 1):
+                 n_head: int = 1, value_norm: bool = True):
         super().__init__()
         self.n_agents, self.n_actions, self.width = n_agents, n_actions, width
         self.obs_embed = nn.Sequential(nn.LayerNorm(obs_dim), mat_linear(obs_dim, width, activated=True), nn.GELU())
@@ -56,7 +58,7 @@ class MATPolicy(CategoricalPolicy, nn.Module):
         self.decoder_ln = nn.LayerNorm(width)
         self.decoder = nn.ModuleList(DecodeBlock(width, n_head) for _ in range(n_block))
         self.policy_head = mat_head(width, n_actions)
-        self.value_norm = ValueNorm()
+        self.value_norm = ValueNorm() if value_norm else None
 
     # ---------------------------------------------------------------- the two halves
     def encode(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,13 +118,13 @@ class MATPolicy(CategoricalPolicy, nn.Module):
     def _sample(self, ready, obs, last_action, avail, h, state, uniform):
         rep, value = self.encode(obs)
         action, logp = self.decode_sequentially(rep, avail, uniform)
-        return action, logp, self.value_norm.denormalize(value), h
+        return action, logp, denormalized_value(self.value_norm, value), h
 
     def _greedy(self, ready, obs, last_action, avail, h):
         return self.decode_sequentially(self.encode(obs)[0], avail, None)[0], h
 
     def _value(self, ready, obs, last_action, avail, h, state):
-        return self.value_norm.denormalize(self.encode(obs)[1])
+        return denormalized_value(self.value_norm, self.encode(obs)[1])
 
     def evaluate(self, inputs, actions, avail, h0, reset):
         """Training: the stored joint actions re-evaluated by teacher forcing, every (step, env) a sample of K
@@ -145,7 +147,7 @@ class MATPolicy(CategoricalPolicy, nn.Module):
         return nn.utils.clip_grad_norm_(self.parameters(), max_norm)  # MAT clips the whole model as one
 
     def value_targets(self, returns, old_values, mask):
-        return self.value_norm.targets(returns, old_values, mask)  # as MAPPO's
+        return normalized_targets(self.value_norm, returns, old_values, mask)  # as MAPPO's
 
 
 class MAT(OnPolicyLearner):
@@ -160,14 +162,15 @@ class MAT(OnPolicyLearner):
 
     def make_policy(self):
         spec, cfg = self.spec, self.cfg
-        return MATPolicy(spec.n_agents, spec.obs_dim, spec.n_actions, cfg.hidden_size, cfg.n_block, cfg.n_head)
+        return MATPolicy(spec.n_agents, spec.obs_dim, spec.n_actions, cfg.hidden_size, cfg.n_block, cfg.n_head,
+                         cfg.value_handling == "normalized")
 
 
 def acting_policy(ckpt: dict) -> MATPolicy:
     """The acting network of a checkpoint of this learner (encoder and decoder)."""
     spec, cfg = ckpt["spec"], ckpt["config"]
     net = MATPolicy(spec["n_agents"], spec["obs_dim"], spec["n_actions"], cfg["hidden_size"], cfg["n_block"],
-                    cfg["n_head"])
+                    cfg["n_head"], cfg.get("value_handling", "normalized") == "normalized")
     net.load_state_dict(ckpt["model"])
     return net
 

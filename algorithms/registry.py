@@ -85,7 +85,8 @@ class Arm:
         return f"{mode}; {self.training}" if self.training else mode
 
 
-PPO_ROWS = (("ppo_epochs", "PPO epochs"), ("clip", "PPO clip (policy and value)"), ("lr", "Adam learning rate"),
+PPO_ROWS = (("ppo_epochs", "PPO epochs"), ("clip", "PPO clip (policy and value)"),
+            ("value_handling", "value loss (clipped, unclipped, normalized)"), ("lr", "Adam learning rate"),
             ("gamma", "discount"), ("gae_lambda", "GAE lambda"), ("entropy_coef", "entropy coefficient"),
             ("num_envs", "parallel envs"), ("rollout_mode", "rollout mode"),
             ("rollout_length", "rollout length (steps mode)"), ("chunk_length", "BPTT length"),
@@ -100,8 +101,8 @@ LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
             "IPPO", expert=True, per_agent_networks=True, table_rows=PPO_ROWS),
     Learner("mappo", "algorithms.mappo", "algorithms.configs.mappo", "MAPPOConfig", "MAPPO", ("ippo", "mappo"), "CTDE",
             "MAPPO", expert=True,
-            table_rows=(("ppo_epochs", "PPO epochs"), ("clip", "PPO clip"), ("num_envs", "parallel envs"),
-                        ("rollout_length", "rollout length"))),
+            table_rows=(("ppo_epochs", "PPO epochs"), ("clip", "PPO clip"), ("value_handling", "value loss"),
+                        ("num_envs", "parallel envs"), ("rollout_length", "rollout length"))),
     Learner("qmix", "algorithms.qmix", "algorithms.configs.qmix", "QMIXConfig", "QMIX", ("qmix",), "CTDE", "QMIX",
             expert=True, stochastic_policy=False,
             table_rows=(("mixer", "mixer"), ("optimizer", "optimizer"), ("lr", "learning rate"),
@@ -144,7 +145,8 @@ LEARNERS: dict[str, Learner] = {learner.name: learner for learner in [
             "centralized sequential", "MAT",
             table_rows=(("n_block", "blocks"), ("hidden_size", "width (n_embd)"), ("n_head", "heads"),
                         ("ppo_epochs", "PPO epochs"), ("clip", "PPO clip"), ("lr", "Adam learning rate"),
-                        ("value_coef", "value-loss coefficient"), ("total_env_steps", "env steps"))),
+                        ("value_coef", "value-loss coefficient"), ("value_handling", "value loss"),
+                        ("total_env_steps", "env steps"))),
     # CESMA (Lin et al.): decentralized learners trained by multi-agent DAgger on the labels of a centralized expert
     Learner("cesma", "algorithms.cesma", "algorithms.configs.cesma", "CESMAConfig", "CESMA", ("cesma",),
             "decentralized", "CESMA (multi-agent DAgger)",

@@ -237,15 +237,19 @@ class IndependentActorCritic(CategoricalPolicy, nn.Module):
     """K agents, each with its own actor and its own critic (2K trunks stacked: actors are nets 0..K-1, critics
     K..2K-1). Nothing is shared across agents or between an agent's actor and critic; stacking only batches the math.
 
-    Input per agent: its local observation and the one-hot of its previous action (zeros at an episode's start)."""
+    Input per agent: its local observation and the one-hot of its previous action (zeros at an episode's start).
+    With ``value_norm`` each critic predicts values normalised by its own agent's running statistics (``ValueNorm``
+    of shape [K]); without, raw values (the DM² paper's IPPO)."""
 
-    def __init__(self, n_agents: int, obs_dim: int, n_actions: int, hidden: int = 64, actor_gain: float = 0.01):
+    def __init__(self, n_agents: int, obs_dim: int, n_actions: int, hidden: int = 64, actor_gain: float = 0.01,
+                 value_norm: bool = False):
         super().__init__()
         self.n_agents, self.n_actions, self.hidden = n_agents, n_actions, hidden
         self.input_dim = obs_dim + n_actions
         self.trunk = RecurrentTrunk(n_agents, 2, self.input_dim, hidden)
         self.actor_head = StackedLinear(n_agents, hidden, n_actions, gain=actor_gain)
         self.critic_head = StackedLinear(n_agents, hidden, 1, gain=1.0)
+        self.value_norm = ValueNorm((n_agents,)) if value_norm else None
 
     def initial_hidden(self, batch: int) -> torch.Tensor:
         return torch.zeros(2 * self.n_agents, batch, self.hidden)
@@ -296,7 +300,7 @@ class IndependentActorCritic(CategoricalPolicy, nn.Module):
         trunk_weights, head_weights = ready if ready is not None else (None, None)
         feats, h = self.trunk.step(self.inputs(obs, last_action), h, trunk_weights)
         logits, value = self._heads(feats, avail, head_weights)
-        return logits, value, h
+        return logits, denormalized_value(self.value_norm, value), h
 
     @staticmethod
     def reduce_agents(per_agent_loss: torch.Tensor) -> torch.Tensor:
@@ -307,8 +311,9 @@ class IndependentActorCritic(CategoricalPolicy, nn.Module):
         return clip_grad_norm_per_agent(self, max_norm)
 
     def value_targets(self, returns, old_values, mask):
-        """(returns, old values) in the critic's output space: values are not normalised here (as in the paper)."""
-        return returns, old_values
+        """(returns, old values) in the critic's output space: raw (as in the DM² paper) or, with ``value_norm``,
+        normalised by each agent's own statistics."""
+        return normalized_targets(self.value_norm, returns, old_values, mask)
 
     def sequence(self, inputs, avail, h0, reset):
         """Training: inputs [K, L, B, in] (from ``inputs``), avail [L, B, K, A], h0 [2K, B, H], reset [L, B]
@@ -349,15 +354,17 @@ class CentralizedActorCritic(CategoricalPolicy, nn.Module):
     observation and one-hot last action. The actor has one action head per agent, so the joint policy factorises
     into per-agent distributions given the joint observation; the critic gives each agent's value (the team reward is
     every agent's, so the heads learn the same return where the agents live). It acts centralized: no agent can run
-    it alone. Hidden states [2, B, H] (actor, critic)."""
+    it alone. Hidden states [2, B, H] (actor, critic). With ``value_norm``, each value head's statistics of its own."""
 
-    def __init__(self, n_agents: int, obs_dim: int, n_actions: int, hidden: int = 64, actor_gain: float = 0.01):
+    def __init__(self, n_agents: int, obs_dim: int, n_actions: int, hidden: int = 64, actor_gain: float = 0.01,
+                 value_norm: bool = False):
         super().__init__()
         self.n_agents, self.n_actions, self.hidden = n_agents, n_actions, hidden
         self.input_dim = n_agents * (obs_dim + n_actions)
         self.trunk = RecurrentTrunk(1, 2, self.input_dim, hidden)  # net 0: actor, net 1: critic
         self.actor_head = StackedLinear(1, hidden, n_agents * n_actions, gain=actor_gain)
         self.critic_head = StackedLinear(1, hidden, n_agents, gain=1.0)
+        self.value_norm = ValueNorm((n_agents,)) if value_norm else None
 
     def initial_hidden(self, batch: int) -> torch.Tensor:
         return torch.zeros(2, batch, self.hidden)
@@ -392,7 +399,7 @@ class CentralizedActorCritic(CategoricalPolicy, nn.Module):
         trunk_weights, head_weights = ready if ready is not None else (None, None)
         feats, h = self.trunk.step(self.inputs(obs, last_action), h, trunk_weights)
         logits, value = self._heads(feats, avail, head_weights)
-        return logits, value, h
+        return logits, denormalized_value(self.value_norm, value), h
 
     def sequence(self, inputs, avail, h0, reset):
         """Training: inputs [1, L, B, in] (from ``inputs``), avail [L, B, K, A], h0 [2, B, H], reset [L, B]
@@ -407,25 +414,34 @@ class CentralizedActorCritic(CategoricalPolicy, nn.Module):
         return clip_grad_norm_per_agent(self, max_norm)  # the actor and the critic, each to max_norm
 
     def value_targets(self, returns, old_values, mask):
-        return returns, old_values  # not normalised, as IPPO's
+        return normalized_targets(self.value_norm, returns, old_values, mask)  # raw by default, as IPPO's
 
 
 class ValueNorm(nn.Module):
     """Running mean and variance of value targets with a debiased exponential average (RMAPPO's ValueNorm, beta
-    0.99999): the critic predicts normalised values, rollouts store them de-normalised."""
+    0.99999): the critic predicts normalised values, rollouts store them de-normalised. ``shape`` () keeps one
+    statistic (MAPPO's shared critic, MAT); (K,) one per agent, each from that agent's own targets only (independent
+    critics: nothing is shared)."""
 
-    def __init__(self, beta: float = 0.99999, eps: float = 1e-5):
+    def __init__(self, shape: tuple[int, ...] = (), beta: float = 0.99999, eps: float = 1e-5):
         super().__init__()
         self.beta, self.eps = beta, eps
-        self.register_buffer("mean", torch.zeros(()))
-        self.register_buffer("mean_sq", torch.zeros(()))
-        self.register_buffer("debias", torch.zeros(()))
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("mean_sq", torch.zeros(shape))
+        self.register_buffer("debias", torch.zeros(shape))
 
-    def update(self, x: torch.Tensor) -> None:
-        b = self.beta
-        self.mean.mul_(b).add_(x.mean() * (1 - b))
-        self.mean_sq.mul_(b).add_((x * x).mean() * (1 - b))
-        self.debias.mul_(b).add_(1 - b)
+    def update(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """Fold in targets ``x`` [..., *shape] where ``mask`` (same shape; default everywhere): their mean per
+        statistic over the leading dimensions. A statistic without a target here (an agent dead throughout) keeps
+        its value."""
+        lead = tuple(range(x.dim() - self.mean.dim()))
+        w = torch.ones_like(x) if mask is None else mask.to(x.dtype)
+        n = w.sum(lead)
+        seen = n > 0
+        b = torch.where(seen, torch.full_like(n, self.beta), torch.ones_like(n))
+        self.mean.copy_(self.mean * b + (x * w).sum(lead) / n.clamp(min=1) * (1 - b))
+        self.mean_sq.copy_(self.mean_sq * b + (x * x * w).sum(lead) / n.clamp(min=1) * (1 - b))
+        self.debias.copy_(self.debias * b + (1 - b))
 
     def stats(self) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.debias.clamp(min=self.eps)
@@ -446,26 +462,37 @@ class ValueNorm(nn.Module):
         (before this rollout's update), so they equal the critic's raw outputs at acting time and the value clip is
         centred on them (as RMAPPO's); the targets with the updated ones."""
         old = self.normalize(old_values)
-        self.update(returns[mask.bool()])
+        self.update(returns, mask.bool())
         return self.normalize(returns), old
+
+
+def denormalized_value(norm: ValueNorm | None, value: torch.Tensor | None) -> torch.Tensor | None:
+    """A critic's output as a value in reward units (what rollouts store): de-normalised where it is normalised."""
+    return value if norm is None or value is None else norm.denormalize(value)
+
+
+def normalized_targets(norm: ValueNorm | None, returns, old_values, mask):
+    """Value targets and old values in a critic's output space: as they are, or normalised (``ValueNorm.targets``)."""
+    return (returns, old_values) if norm is None else norm.targets(returns, old_values, mask)
 
 
 class SharedActorCentralCritic(CategoricalPolicy, nn.Module):
     """MAPPO's networks (RMAPPO): one actor shared by all agents, on the agent's own observation, its one-hot last
     action and its one-hot id; one centralised critic, shared too, on the global state and the agent's id, giving
     each agent's value. Same trunk as IPPO's (LayerNorm -> MLP x2 -> GRU -> LayerNorm). Values are normalised
-    (``ValueNorm``). Hidden states keep IPPO's layout [2K, B, H] (actor of agent k at k, its critic at K + k), so the
-    rollout storage and the PPO update are shared with IPPO."""
+    (``ValueNorm``, one statistic for the shared critic) unless ``value_norm`` is False. Hidden states keep IPPO's
+    layout [2K, B, H] (actor of agent k at k, its critic at K + k), so the rollout storage and the PPO update are
+    shared with IPPO."""
 
     def __init__(self, n_agents: int, obs_dim: int, state_dim: int, n_actions: int, hidden: int = 64,
-                 actor_gain: float = 0.01):
+                 actor_gain: float = 0.01, value_norm: bool = True):
         super().__init__()
         self.n_agents, self.n_actions, self.hidden = n_agents, n_actions, hidden
         self.actor = RecurrentTrunk(1, 1, obs_dim + n_actions + n_agents, hidden)
         self.critic = RecurrentTrunk(1, 1, state_dim + n_agents, hidden)
         self.actor_head = StackedLinear(1, hidden, n_actions, gain=actor_gain)
         self.critic_head = StackedLinear(1, hidden, 1, gain=1.0)
-        self.value_norm = ValueNorm()
+        self.value_norm = ValueNorm() if value_norm else None
 
     def initial_hidden(self, batch: int) -> torch.Tensor:
         return torch.zeros(2 * self.n_agents, batch, self.hidden)
@@ -509,7 +536,7 @@ class SharedActorCentralCritic(CategoricalPolicy, nn.Module):
         if xc is None:
             return logits, None, torch.cat([ha.view(K, B, -1), h[K:]])
         fc, hc = self.critic.step(xc.reshape(1, K * B, -1), h[K:].reshape(1, K * B, -1), fold_c)
-        value = self.value_norm.denormalize(self._head(self.critic, self.critic_head, fc, head_c).view(K, B).T)
+        value = denormalized_value(self.value_norm, self._head(self.critic, self.critic_head, fc, head_c).view(K, B).T)
         return logits, value, torch.cat([ha.view(K, B, -1), hc.view(K, B, -1)])
 
     def sequence(self, inputs, avail, h0, reset):
@@ -535,4 +562,4 @@ class SharedActorCentralCritic(CategoricalPolicy, nn.Module):
         return torch.stack([nn.utils.clip_grad_norm_(actor, max_norm), nn.utils.clip_grad_norm_(critic, max_norm)])
 
     def value_targets(self, returns, old_values, mask):
-        return self.value_norm.targets(returns, old_values, mask)
+        return normalized_targets(self.value_norm, returns, old_values, mask)

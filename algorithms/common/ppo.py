@@ -1,6 +1,6 @@
 """The on-policy core every PPO-family learner shares (IPPO, MAPPO, the adversarial-imitation generator): collect a
 rollout through a policy object, compute advantages with GAE and dead-agent reward tails, and update with the clipped
-surrogate, the clipped Huber value loss (values normalised where the policy normalises them) and an entropy bonus;
+surrogate, the Huber value loss (clipped, unclipped or on normalised values: `value_handling`) and an entropy bonus;
 greedy evaluation, checkpoints and exact resume state. A learner is a config plus a policy (``make_policy``); the
 config's keys (``PPOConfig``) and the resource estimate live in ``algorithms/configs/ppo.py``, torch-free.
 
@@ -33,10 +33,11 @@ PPO_STATS = ["pg_loss", "value_loss", "entropy", "approx_kl", "clip_frac"]
 
 
 def ppo_loss(net, b: dict, h0: torch.Tensor, clip: float, huber_delta: float, value_coef: float,
-             entropy_coef: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The PPO loss of one (mini)batch of sequences ``b`` from hidden states ``h0``: clipped surrogate, clipped Huber
-    value loss, entropy bonus, each a masked mean per agent, reduced over agents by the policy (IPPO sums: agent k's
-    parameters get exactly agent k's gradient; MAPPO averages). Returns the loss and its statistics (``PPO_STATS``
+             entropy_coef: float, clip_value: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The PPO loss of one (mini)batch of sequences ``b`` from hidden states ``h0``: clipped surrogate, Huber value
+    loss (the larger of the plain and the clipped one with ``clip_value``, else the plain one), entropy bonus, each a
+    masked mean per agent, reduced over agents by the policy (IPPO sums: agent k's parameters get exactly agent k's
+    gradient; MAPPO averages). Returns the loss and its statistics (``PPO_STATS``
     order, detached). A pure function of its inputs, so that it can be compiled (``algorithms/common/compiled.py``)."""
     logp, entropy, value = net.evaluate(b["inputs"], b["actions"], b["avail"], h0, b["starts"])
 
@@ -47,7 +48,7 @@ def ppo_loss(net, b: dict, h0: torch.Tensor, clip: float, huber_delta: float, va
     pg = -torch.min(ratio * b["adv"], ratio.clamp(1 - clip, 1 + clip) * b["adv"])
     v_clipped = b["values"] + (value - b["values"]).clamp(-clip, clip)
     huber = lambda x: F.huber_loss(x, b["ret"], reduction="none", delta=huber_delta)  # noqa: E731
-    v_loss = torch.max(huber(value), huber(v_clipped))
+    v_loss = torch.max(huber(value), huber(v_clipped)) if clip_value else huber(value)
     pg_a, v_a, ent_a = per_agent(pg), per_agent(v_loss, b["value_mask"]), per_agent(entropy)
     loss = net.reduce_agents(pg_a + value_coef * v_a - entropy_coef * ent_a)
     with torch.no_grad():
@@ -285,7 +286,7 @@ class OnPolicyLearner:
                            for idx in perm.chunk(cfg.num_minibatches)]
             for b, h0_b in batches:
                 loss, batch_stats = self.batch_loss(self.net, b, h0_b, cfg.clip, cfg.huber_delta, cfg.value_coef,
-                                                    cfg.entropy_coef)
+                                                    cfg.entropy_coef, cfg.value_handling != "unclipped")
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.net.clip_grad_norm(cfg.max_grad_norm)

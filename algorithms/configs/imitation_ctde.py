@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from algorithms.common.config import check
 from algorithms.configs.imitation import ImitationConfig
-from algorithms.configs.ppo import ppo_resources
+from algorithms.configs.ppo import ValueHandling, ppo_resources, value_handling_field
 
 
 @dataclass(frozen=True)
 class ImitationCTDEConfig(ImitationConfig):
     """The keys of ``algorithms.imitation`` (the PPO core's and the imitation block's), on MAPPO's networks."""
 
+    value_handling: ValueHandling = value_handling_field("normalized")  # MAPPO's
     allows_no_env_steps, zero_steps_hint = False, ""  # no BC on this generator: every run needs env steps
 
     def validate(self) -> None:

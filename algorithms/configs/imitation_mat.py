@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from algorithms.common.config import check
 from algorithms.configs.imitation import ImitationConfig
 from algorithms.configs.mat import MATConfig
+from algorithms.configs.ppo import ValueHandling
 from algorithms.configs.mat import resources as mat_resources
 
 
@@ -24,6 +25,7 @@ class ImitationMATConfig(ImitationConfig, MATConfig):
     hidden_size: int = _as_in_mat("hidden_size")
     n_block: int = _as_in_mat("n_block")
     n_head: int = _as_in_mat("n_head")
+    value_handling: ValueHandling = _as_in_mat("value_handling")
     allows_no_env_steps, zero_steps_hint = False, ""  # no BC on this generator: every run needs env steps
 
     def validate(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from algorithms.common.config import _f, check
-from algorithms.configs.ppo import PPOConfig, ppo_resources
+from algorithms.configs.ppo import PPOConfig, ValueHandling, ppo_resources, value_handling_field
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class MATConfig(PPOConfig):
     hidden_size: int = _f(64, "MAT's n_embd: the width of every token, attention and MLP of the encoder and decoder")
     n_block: int = _f(1, "MAT's n_block: encoder blocks, and as many decoder blocks")
     n_head: int = _f(1, "attention heads (must divide hidden_size)")
+    value_handling: ValueHandling = value_handling_field("normalized")  # MAT's ValueNorm
 
     def validate(self) -> None:
         super().validate()

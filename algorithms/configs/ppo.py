@@ -7,6 +7,16 @@ from typing import Literal
 
 from algorithms.common.config import _f, check, checked_task_spec
 
+ValueHandling = Literal["clipped", "unclipped", "normalized"]
+
+
+def value_handling_field(default: str):
+    """The value-handling switch with a learner's own default (IPPO: clipped; MAPPO and MAT: normalized)."""
+    return _f(default, "the critic's loss and scale: clipped (Huber on raw values, the change per update clipped by "
+                       "`clip`, in reward units: IPPO's, as the DM² paper's), unclipped (Huber on raw values), "
+                       "normalized (values normalised by running statistics, RMAPPO's ValueNorm, per agent for "
+                       "independent critics, then clipped by `clip` in normalised units: MAPPO's and MAT's)")
+
 
 @dataclass(frozen=True)
 class PPOConfig:
@@ -32,6 +42,7 @@ class PPOConfig:
     entropy_coef: float = _f(0.01, "entropy bonus coefficient")
     value_coef: float = _f(0.5, "value-loss coefficient")
     huber_delta: float = _f(10.0, "Huber delta of the value loss")
+    value_handling: ValueHandling = value_handling_field("clipped")
     max_grad_norm: float = _f(10.0, "per-agent gradient-norm clip, actor and critic separately")
     hidden_size: int = _f(64, "width of the MLP layers and the GRU")
     actor_gain: float = _f(0.01, "orthogonal init gain of the policy head")

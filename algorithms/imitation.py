@@ -20,7 +20,12 @@ the reward hook (``ImitationOnPolicy``) is the same on all three, and the shared
 
 Per PPO update: train the discriminator for ``gail_epochs`` steps on expert rows against the current rollout's rows
 (living steps only), then reward the rollout's living steps (no imitation reward on padding or after death), then the
-generator's PPO update with these rewards.
+generator's PPO update with these rewards. ``gail_terminal`` changes what an agent that no longer acts is: nothing
+(``none``, as above), a zero row rewarded on every step to the episode limit (``reference``, the DM² authors' code)
+or the absorbing state of Kostrikov et al. 2019 (``absorbing``); both of the latter train the discriminator on those
+rows too. Every update logs, over the episodes that ended in it, the imitation reward an agent collected in its
+episode (c·r_D with the mixed reward, tails included), the episode length and the fraction of agents that died: the
+survival or suicide bias of a reward transform shows there.
 
 Self-imitation (SIL; the reference code's ``gail_sil``): the expert rows come from a bounded priority store of the
 agent's own finished training episodes ranked by discounted team return (capacity 1024, the lowest dropped when
@@ -46,14 +51,19 @@ import envs
 from algorithms import registry
 from algorithms.common import trainer
 from algorithms.common.config import ConfigError, check
-from algorithms.common.imitation import (DISC_STATS, AdversarialReward, ImitationError, SelfImitationStore,
-                                         agent_pools, assumptions, demo_steps, joint_rows, one_hot_features)
+from algorithms.common.imitation import (DISC_STATS, AdversarialReward, EpisodeEnds, ImitationError,
+                                         SelfImitationStore, agent_pools, assumptions, demo_steps, joint_rows,
+                                         one_hot_features, terminal_expert)
 from algorithms.configs.imitation import ImitationConfig, resources  # noqa: F401 (torch-free)
 from algorithms.demos import Demonstrations, load_demos
 from algorithms.ippo import IPPO, PPO_STATS
 from algorithms.ippo import acting_policy as ippo_acting_policy
 
 LEARNER = registry.learner_of_module(__spec__.name)  # this module's registry entry
+# per update, over the episodes that ended in it: the imitation reward an agent collected in its episode (mean over
+# agents; gail_coef * r_D with the mixed reward, terminal tails included), the episode length, the fraction of agents
+# that died
+EPISODE_STATS = ["episode_imitation_reward", "episode_length", "episode_deaths"]
 
 
 def behaviour_cloning(net, demos: Demonstrations, steps: np.ndarray, cfg: "ImitationConfig",
@@ -120,12 +130,14 @@ class ImitationOnPolicy:
             check(cfg.demo_episodes <= n_demo,
                   f"demo_episodes {cfg.demo_episodes} exceeds the {n_demo} episodes in {cfg.demos}")
         super().__init__(cfg)
-        self.update_stats = PPO_STATS + (DISC_STATS[cfg.gail_loss] if cfg.uses_discriminator else [])
+        self.update_stats = PPO_STATS + (DISC_STATS[cfg.gail_loss] + EPISODE_STATS if cfg.uses_discriminator else [])
         self.run_metadata = dict(self.run_metadata)  # the generator's own facts (MAT's assumptions), then these
         if demos is not None:  # recorded in the run's config.yaml: which demonstrations, of what quality
             self.run_metadata["demonstrations"] = {k: v for k, v in demos.metadata.items()
                                                    if k not in ("expert_greedy_win_rates",)}
-        self.features = one_hot_features(spec.n_actions, cfg.gail_input == "obs_action")
+        self.features = one_hot_features(spec.n_actions, cfg.gail_input == "obs_action",
+                                         absorbing=cfg.gail_terminal == "absorbing")
+        self.episode_imitation = torch.zeros(cfg.num_envs, spec.n_agents)  # per env: the running episode's sums
         # the demonstrated steps every expert source reads (discriminator rows, BC): the same, under the same cap
         steps = demo_steps(demos, cfg.demo_episodes, cfg.demo_max_transitions) if demos is not None else None
         if cfg.uses_discriminator:
@@ -135,9 +147,14 @@ class ImitationOnPolicy:
                 self.run_metadata["assumed"] = list(self.run_metadata.get("assumed", [])) + assumed
             if cfg.gail_expert == "demos":
                 try:
-                    self.expert = (agent_pools(demos, steps, self.features)
-                                   if cfg.gail_discriminator == "per_agent"
-                                   else joint_rows(demos, steps, self.features))
+                    if cfg.gail_terminal != "none":
+                        self.expert = terminal_expert(demos, steps, self.features, self.imitation.terminal,
+                                                      self.imitation.disc.joint, spec.episode_limit,
+                                                      cfg.gail_terminal)
+                    elif cfg.gail_discriminator == "per_agent":
+                        self.expert = agent_pools(demos, steps, self.features)
+                    else:
+                        self.expert = joint_rows(demos, steps, self.features)
                 except ImitationError as exc:
                     raise ConfigError(f"demos: {exc}") from None
                 # how many joint transitions the discriminator's expert rows come from (below a cap: all there were)
@@ -189,11 +206,34 @@ class ImitationOnPolicy:
         expert = self.expert if cfg.gail_expert == "demos" else (self.sil.pools() if len(self.sil) else None)
         if expert is None:  # self-imitation before any episode has finished: nothing to imitate yet
             stats = self.ppo_update(team if cfg.reward == "mixed" else torch.zeros_like(team))
-            return {**stats, **{k: float("nan") for k in DISC_STATS[cfg.gail_loss]}, **extra}
-        r_d, dstats = self.imitation(x, decided, expert)
-        rewards = team + cfg.gail_coef * r_d if cfg.reward == "mixed" else r_d
+            return {**stats, **{k: float("nan") for k in DISC_STATS[cfg.gail_loss]},
+                    **self._episode_stats(torch.zeros_like(team)), **extra}
+        ends = (None if cfg.gail_terminal == "none"
+                else EpisodeEnds.of(buf, self.spec.episode_limit, cfg.gamma, cfg.gail_terminal))
+        r_d, dstats = self.imitation(x, decided, expert, ends)
+        imitation = cfg.gail_coef * r_d if cfg.reward == "mixed" else r_d
+        rewards = team + imitation if cfg.reward == "mixed" else imitation
         stats = self.ppo_update(rewards)
-        return {**stats, **dstats, **extra}
+        return {**stats, **dstats, **self._episode_stats(imitation), **extra}
+
+    def _episode_stats(self, imitation: torch.Tensor) -> dict:
+        """EPISODE_STATS of the episodes that ended in this rollout; ``imitation`` [T, N, K] the imitation part of
+        every step's reward. An episode that began in an earlier rollout carries its sums over (training state)."""
+        buf = self.buf
+        sums, lengths, deaths = [], [], []
+        for t in range(self.T):
+            self.episode_imitation += imitation[t] * buf.valid[t].unsqueeze(-1)
+            ended = buf.dones[t] & buf.valid[t]
+            if ended.any():
+                sums.append(self.episode_imitation[ended].mean(-1))
+                lengths.append(buf.episode_length[t][ended].float())
+                # dead before the last step, and on a lost battle everyone left (killed by the last step)
+                lost = (buf.terminated[t] & ~buf.won[t]).unsqueeze(-1)
+                deaths.append((~buf.alive[t] | lost)[ended].float().mean(-1))
+                self.episode_imitation[ended] = 0.0
+        if not sums:
+            return {k: float("nan") for k in EPISODE_STATS}
+        return {k: float(torch.cat(v).mean()) for k, v in zip(EPISODE_STATS, (sums, lengths, deaths))}
 
     def model_state(self) -> dict:
         """The generator's snapshot and, with it, the discriminator of the same step (the rewards it gave can be
@@ -206,7 +246,7 @@ class ImitationOnPolicy:
     def training_state(self) -> dict:
         state = super().training_state()
         if self.cfg.uses_discriminator:
-            state.update(self.imitation.state_dict())
+            state.update(self.imitation.state_dict(), episode_imitation=self.episode_imitation.clone())
             if self.cfg.gail_expert == "self":
                 state.update(sil=self.sil.state_dict(), sil_partial=self.partial)
         return state
@@ -215,6 +255,8 @@ class ImitationOnPolicy:
         super().load_training_state(state)
         if self.cfg.uses_discriminator:
             self.imitation.load_state_dict(state)
+            if "episode_imitation" in state:  # checkpoints written before these sums were kept start them at zero
+                self.episode_imitation = state["episode_imitation"]
             if self.cfg.gail_expert == "self":
                 self.sil.load_state_dict(state["sil"])
                 self.partial = state["sil_partial"]

@@ -179,6 +179,14 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in [
     Arm("bc_ippo", "imitation", "BC+IPPO", {"reward": "env", "bc_pretrain": True}, consumes="demos"),
     Arm("bc_dm2", "imitation", "BC+DM²", {"bc_pretrain": True}, consumes="demos"),
     Arm("dm2_state_action", "imitation", "DM² state-action D", {"gail_input": "obs_action"}, consumes="demos"),
+    # the imitation reward of dead agents and ended episodes (gail_terminal): the authors' code and DAC's absorbing
+    # state, against none (dm2, gail_only)
+    Arm("dm2_reference", "imitation", "DM² terminal: reference", {"gail_terminal": "reference"}, consumes="demos"),
+    Arm("dm2_absorbing", "imitation", "DM² terminal: absorbing", {"gail_terminal": "absorbing"}, consumes="demos"),
+    Arm("gail_only_reference", "imitation", "GAIL-only terminal: reference",
+        {"reward": "gail", "gail_terminal": "reference"}, consumes="demos"),
+    Arm("gail_only_absorbing", "imitation", "GAIL-only terminal: absorbing",
+        {"reward": "gail", "gail_terminal": "absorbing"}, consumes="demos"),
     # MAGAIL (Song et al. 2018) on the PPO generator: its three discriminators, reward 2σ(logit) − 1, pure imitation
     Arm("magail_dec", "imitation", "MAGAIL dec.", {**_MAGAIL, "gail_discriminator": "per_agent"}, consumes="demos"),
     Arm("magail_cent", "imitation", "MAGAIL cent.", {**_MAGAIL, "gail_discriminator": "joint"}, consumes="demos",

@@ -1,5 +1,6 @@
 """Helpers of the tests that train: a run killed part-way, as a crash between two updates would kill it, and the
 check that a resumed run equals an uninterrupted one."""
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,9 @@ def assert_same_run(a: Path, b: Path, models: bool = True) -> None:
     drop = ["wall_time", "steps_per_s"]
     pd.testing.assert_frame_equal(pd.read_csv(a / "metrics.csv").drop(columns=drop),
                                   pd.read_csv(b / "metrics.csv").drop(columns=drop))
+    assert (a / "absolute.json").exists() == (b / "absolute.json").exists()
+    if (a / "absolute.json").exists():  # the absolute metric: the same final policy on the same fresh episodes
+        assert json.loads((a / "absolute.json").read_text()) == json.loads((b / "absolute.json").read_text())
     if models:
         final = load_checkpoint(a / "final_model.pt")["model"]
         for k, v in load_checkpoint(b / "final_model.pt")["model"].items():

@@ -1,5 +1,6 @@
 """rliable aggregation: intervals contain their point estimates, results are reproducible from the seed, and a
 clearly better arm gets a probability of improvement near 1."""
+import json
 import sys
 from pathlib import Path
 
@@ -13,13 +14,17 @@ import aggregate_across_tasks  # noqa: E402
 import aggregate_runs  # noqa: E402
 
 
-def fake_run(root: Path, arm: str, demo: str, seed: int, level: float, task: str = "smax/3m") -> Path:
+def fake_run(root: Path, arm: str, demo: str, seed: int, level: float, task: str = "smax/3m",
+             absolute: bool = True) -> Path:
     run = root / task / arm / demo / f"seed{seed}"
     run.mkdir(parents=True)
     rng = np.random.default_rng(seed + int(level * 100))
     steps = np.arange(0, 60_000, 10_000)
     win = np.clip(level * steps / steps[-1] + rng.normal(0, 0.05, len(steps)), 0, 1)
     pd.DataFrame({"env_steps": steps, "test_win_rate": win}).to_csv(run / "metrics.csv", index=False)
+    if absolute:  # the final policy on 10x the episodes: near its last evaluations
+        (run / "absolute.json").write_text(json.dumps({"test_win_rate": float(win[-2:].mean()), "test_return": 1.0,
+                                                       "episodes": 320}))
     meta = {"algorithm": "imitation" if arm.startswith(("dm2", "bc_")) else arm, "arm": arm,
             "config": {"seed": seed, "task": task}, "task_spec": {"has_win": not task.startswith("mpe/")}}
     if arm != "ippo":
@@ -39,7 +44,10 @@ def test_aggregate_properties(tmp_path):
     pd.testing.assert_frame_equal(a, pd.read_csv(tmp_path / "b" / "summary.csv"))  # seeded bootstrap
     for point, lo, hi in [("iqm_final_score", "final_ci_low", "final_ci_high"), ("iqm_auc", "auc_ci_low", "auc_ci_high")]:
         assert (a[lo] <= a[point]).all() and (a[point] <= a[hi]).all()
+    assert (a.absolute_ci_low <= a.iqm_absolute_score).all() and (a.iqm_absolute_score <= a.absolute_ci_high).all()
+    assert (a.absolute_episodes == 320).all()
     dm2 = a[a.arm == "dm2"].iloc[0]
+    assert dm2.iqm_absolute_score > a[a.arm == "ippo"].iloc[0].absolute_ci_high
     assert dm2.label == "DM² (IPPO demos at 100k; co-trained + concurrent)" and "," not in dm2.label
     assert (dm2.demo_expert, dm2.demo_style, dm2.demo_step) == ("ippo", "cotrained_concurrent", 100000)
     assert dm2.poi_vs_baseline > 0.95 and dm2.poi_ci_low <= dm2.poi_vs_baseline <= dm2.poi_ci_high
@@ -144,3 +152,50 @@ def test_cesma_table_fractions_of_the_expert_and_steps_to_reach_it(tmp_path):
     assert np.isnan(table.loc["ippo", "steps_to_reach"])  # IPPO (0.3) never reaches 0.76
     tex = (tmp_path / "c.tex").read_text()
     assert "95\\%" in tex and "smax/3m" in tex and " 95%" not in tex
+
+
+def test_absolute_metric_needs_every_run(tmp_path):
+    """An arm with a run that recorded no absolute metric (absolute_eval_factor 0, or an older run) gets none: the
+    IQM of the runs that have one would be another statistic."""
+    runs = [fake_run(tmp_path, "ippo", "none", s, 0.3, absolute=s != 1) for s in range(3)]
+    runs += [fake_run(tmp_path, "mappo", "none", s, 0.6) for s in range(3)]
+    aggregate_runs.main(["--out-dir", str(tmp_path / "a"), "--reps", "200", "--seed", "0", "--final-window", "2",
+                         "--baseline", "ippo", "--score", "smax/3m=test_win_rate:0:1", *map(str, runs)])
+    a = pd.read_csv(tmp_path / "a" / "summary.csv").set_index("arm")
+    assert np.isnan(a.loc["ippo", "iqm_absolute_score"]) and a.loc["ippo", "absolute_episodes"] == 0
+    assert 0.3 < a.loc["mappo", "iqm_absolute_score"] <= 1
+
+
+def test_marl_eval_export_matches_its_documented_schema(tmp_path):
+    """marl-eval's raw-data JSON (its README's structure; the library cannot be installed beside rliable's pandas):
+    env -> task -> algorithm -> run -> step_i {step_count, metric lists} and absolute_metrics, with what its
+    DiagnoseData checks (same algorithms per task, same runs, same steps, same metrics) found clean; a gap is
+    named."""
+    import marl_eval_export
+
+    scores = []
+    for task in ("smax/3m", "smax/3s_vs_4z"):
+        runs = [fake_run(tmp_path, arm, demo, s, level, task) for s in range(3)
+                for arm, demo, level in (("ippo", "none", 0.3), ("dm2", "demos-ippo-cotrained_concurrent-100000", 0.8))]
+        out = tmp_path / "agg" / task
+        aggregate_runs.main(["--out-dir", str(out), "--reps", "100", "--seed", "0", "--final-window", "2",
+                             "--baseline", "ippo", "--score", f"{task}=test_win_rate:0:1", *map(str, runs)])
+        scores.append(out / "scores.csv")
+    marl_eval_export.main(["--out", str(tmp_path / "marl_eval.json"), *map(str, scores)])
+    data = json.loads((tmp_path / "marl_eval.json").read_text())
+    assert list(data) == ["smax"] and sorted(data["smax"]) == ["3m", "3s_vs_4z"]
+    dm2 = data["smax"]["3s_vs_4z"]["DM² (IPPO demos at 100k; co-trained + concurrent)"]
+    assert sorted(dm2) == ["run_0", "run_1", "run_2"]
+    run = dm2["run_1"]
+    assert [k for k in run if k != "absolute_metrics"] == [f"step_{i}" for i in range(6)]
+    assert run["step_5"]["step_count"] == 50_000 and isinstance(run["step_5"]["win_rate"], list)
+    table = pd.read_csv(scores[1])
+    last = table[(table.arm == "dm2") & (table.seed == 1)].sort_values("eval_index").iloc[-1]
+    assert run["step_5"]["win_rate"] == [last.test_win_rate]  # the evaluation's mean, as its one value
+    assert run["absolute_metrics"]["win_rate"] == [last.absolute_win_rate] and "step_count" not in \
+        run["absolute_metrics"]
+    assert marl_eval_export.format_problems(data) == []
+    del data["smax"]["3m"]["IPPO"]  # an algorithm missing on one task
+    data["smax"]["3s_vs_4z"]["IPPO"]["run_0"]["step_0"]["return"] = [float("nan")]
+    problems = " ".join(marl_eval_export.format_problems(data))
+    assert "different algorithms" in problems and "not lists of finite numbers" in problems

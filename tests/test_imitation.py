@@ -14,7 +14,7 @@ from algorithms import registry
 from algorithms.common.imitation import ImitationError, SelfImitationStore, agent_pools, demo_steps, one_hot_features
 from algorithms.common.networks import StackedLinear
 from algorithms.common.runio import load_checkpoint
-from algorithms.imitation import AdversarialImitation as DM2, ImitationConfig as DM2Config
+from algorithms.imitation import EPISODE_STATS, AdversarialImitation as DM2, ImitationConfig as DM2Config
 from algorithms.ippo import IPPOConfig, train
 
 ARMS = {name: arm.settings for name, arm in registry.ARMS.items() if arm.learner == "imitation"}
@@ -75,14 +75,17 @@ def test_mixed_reward_only_on_living_steps(demo_file):
     assert (seen["g"][~(algo_g.buf.valid.unsqueeze(-1) & algo_g.buf.alive)] == 0).all()  # no env reward at all
 
 
-@pytest.mark.parametrize("arm", ["dm2", "dm2_sil", "magail_cent", "magail_cent_mappo", "mild2"])
-def test_imitation_run_resumes_exactly(demo_file, tmp_path, monkeypatch, arm):
+@pytest.mark.parametrize("arm,terminal", [("dm2", "none"), ("dm2_sil", "none"), ("magail_cent", "none"),
+                                          ("magail_cent_mappo", "none"), ("mild2", "none"), ("dm2", "reference"),
+                                          ("mild2", "absorbing")])
+def test_imitation_run_resumes_exactly(demo_file, tmp_path, monkeypatch, arm, terminal):
     entry = registry.learner(registry.ARMS[arm].learner)  # the generator: IPPO's, MAPPO's or MAT's networks
     DM2 = entry.learner_cls
-    c = cfg(demo_file, config_cls=entry.config_cls, **registry.ARMS[arm].settings)
+    c = cfg(demo_file, config_cls=entry.config_cls, **registry.ARMS[arm].settings, gail_terminal=terminal)
     train(c, tmp_path / "a", progress=False, algo_cls=DM2, arm=arm)
     a = pd.read_csv(tmp_path / "a" / "metrics.csv").drop(columns=["wall_time", "steps_per_s"])
-    assert {"disc_loss", "gail_reward_mean", "gail_reward_std"} <= set(a.columns)
+    assert {"disc_loss", "gail_reward_mean", "gail_reward_std", *EPISODE_STATS} <= set(a.columns)
+    assert a.episode_length.notna().any() and (a.episode_deaths.dropna().between(0, 1)).all()
     loss_columns = {"disc_bce", "disc_expert_acc"} if arm != "mild2" else {"disc_w_distance", "disc_w_omega"}
     assert loss_columns <= set(a.columns)
     resolved = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())

@@ -1,5 +1,6 @@
 """The Snakemake workflow on the quick config: dry run, a full run that writes the figure, nothing to redo after,
 and a changed hyperparameter replans exactly the jobs that depend on it."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,9 @@ import yaml
 
 from algorithms.common.runio import load_checkpoint
 from algorithms.demos import load_demos
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
+import marl_eval_export  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -42,21 +46,24 @@ def write_config(workdir, quick: dict) -> None:
 
 
 FIGURES = ["ablation", "ablation_summary", "main_results", "gail_reward", "bc_pretraining", "demo_quality",
-           "state_action", "aggregate", "magail", "magail_generator", "mpe_spread", "cesma_decentralization",
-           "cesma_buffer", "cesma_smax", "cesma_communication", "mild2", "mild2_reward_hist", "mild2_dloss"]
+           "state_action", "terminal_handling", "aggregate", "magail", "magail_generator", "mpe_spread",
+           "cesma_decentralization", "cesma_buffer", "cesma_smax", "cesma_communication", "mild2", "mild2_reward_hist",
+           "mild2_dloss"]
 
 
 def test_dry_run_full_run_and_rerun_triggers(workdir):
     # the default target (the README's main command): every figure and table of the paper; experts ->
     # demonstrations -> arms -> rliable -> figures
     plan = planned_jobs(snakemake(workdir, "-n"))
-    assert plan == {"all": 1, "train_expert": 8, "sample_demonstrations": 11, "train_arm": 82,
-                    "aggregate_experiment": 15, "aggregate_across_tasks": 1, "results_table": 1,
+    assert plan == {"all": 1, "train_expert": 8, "sample_demonstrations": 11, "train_arm": 90,
+                    "aggregate_experiment": 16, "marl_eval_export": 15, "aggregate_across_tasks": 1,
+                    "results_table": 1,
                     "hyperparameter_tables": 1, "expert_fraction_table": 1, "mild2_table": 1, "claims": 1,
                     "plot_mild2": 1, "plot_mild2_dloss": 1, "plot_mild2_reward_hist": 1, "results_table_page": 1,
                     "hyperparameters_table_page": 1, "software_versions": 1, "plot_ablation": 1,
                     "plot_main_results": 1, "plot_gail_reward": 1,
-                    "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1, "plot_aggregate": 1,
+                    "plot_bc_pretraining": 1, "plot_demo_quality": 1, "plot_state_action": 1,
+                    "plot_terminal_handling": 1, "plot_aggregate": 1,
                     "plot_magail": 1, "plot_magail_generator": 1, "plot_mpe_spread": 1,
                     "plot_cesma_decentralization": 1, "plot_cesma_buffer": 1, "plot_cesma_smax": 1,
                     "plot_cesma_communication": 1}
@@ -75,6 +82,21 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     # the QMIX demonstrations on 3s_vs_4z were sampled with that map's epsilon, and say so
     meta = load_demos(out / "demos/smax/3s_vs_4z/qmix/cotrained_concurrent_step2048.npz").metadata
     assert meta["epsilon"] == 0.1 and meta["sampling_mode"] == "epsilon_greedy" and 0 <= meta["sampled_win_rate"] <= 1
+    # the imitation arms' training episodes, summarised with the scores (NaN for arms without an imitation reward)
+    terminal = pd.read_csv(experiments / "terminal_handling" / "smax" / "3m" / "summary.csv").set_index("arm")
+    assert list(terminal.index) == ["ippo", "dm2", "dm2_reference", "dm2_absorbing", "gail_only",
+                                    "gail_only_reference", "gail_only_absorbing"]
+    assert terminal.loc["dm2_absorbing", ["train_episode_length_mean", "train_imitation_per_step_mean"]].notna().all()
+    assert terminal.loc["gail_only", "train_episode_deaths_mean"] <= 1
+    assert np.isnan(terminal.loc["ippo", "train_episode_length_mean"])
+    # marl-eval's raw-data format: every run of the experiment, its evaluations and its absolute metric
+    exported = json.loads((experiments / "main_results" / "marl_eval.json").read_text())
+    assert marl_eval_export.format_problems(exported) == [] and sorted(exported["smax"]) == ["3m", "3s_vs_4z"]
+    ippo_runs = exported["smax"]["3m"]["IPPO"]
+    assert sorted(ippo_runs) == ["run_0", "run_1"] and ippo_runs["run_0"]["step_0"]["step_count"] == 0
+    assert set(ippo_runs["run_0"]["absolute_metrics"]) == {"return", "win_rate"}
+    assert "win_rate" not in json.loads((experiments / "mpe_spread" / "marl_eval.json").read_text())["mpe"][
+        "spread_3"]["IPPO"]["run_0"]["step_0"]  # no win condition on MPE
     # across tasks: the main arms on both tasks, with the IPPO baseline's PoI left empty
     agg = pd.read_csv(experiments / "aggregate" / "summary.csv")
     assert len(agg) == 6 and (agg.tasks == 2).all() and agg.poi_vs_baseline.isna().sum() == 1
@@ -197,7 +219,8 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     quick["demos"]["sampling"]["qmix"]["epsilon"] = 0.05
     write_config(workdir, quick)
     assert planned_jobs(snakemake(workdir, "-n")) == {
-        "sample_demonstrations": 1, "train_arm": 2, "aggregate_experiment": 1, "aggregate_across_tasks": 1,
+        "sample_demonstrations": 1, "train_arm": 2, "aggregate_experiment": 1, "marl_eval_export": 1,
+        "aggregate_across_tasks": 1,
         "plot_main_results": 1, "plot_aggregate": 1, "results_table": 1, "hyperparameter_tables": 1, "all": 1,
         "results_table_page": 1, "hyperparameters_table_page": 1, "claims": 1}
     quick["demos"]["sampling"]["qmix"]["epsilon"] = 0.0

@@ -21,6 +21,12 @@ def _f(default, help: str):
     return dataclasses.field(default=default, metadata={"help": help})
 
 
+def absolute_eval_field():
+    """The absolute metric (Colas et al. 2018; Gorsane et al. 2022), the same key for every learner."""
+    return _f(10, "the absolute metric: the final policy re-evaluated greedily on this many times eval_episodes "
+                  "fresh episodes at the end of the run (absolute.json next to metrics.csv); 0: none")
+
+
 def _type_name(tp) -> str:
     if get_origin(tp) is Literal:
         return "one of " + ", ".join(repr(a) for a in get_args(tp))

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -166,13 +167,14 @@ def make_discriminator(cfg, spec) -> nn.Module:
     """The discriminator a config names (``gail_discriminator``, ``gail_input``, its width and shape, spectral
     normalisation) for a task of ``spec``."""
     K, kind = spec.n_agents, cfg.gail_discriminator
-    in_dim = spec.obs_dim + (spec.n_actions if cfg.gail_input == "obs_action" else 0)
+    obs_dim = spec.obs_dim + (cfg.gail_terminal == "absorbing")  # and the absorbing-state indicator
+    in_dim = obs_dim + (spec.n_actions if cfg.gail_input == "obs_action" else 0)
     if kind == "per_agent":
         disc = Discriminators(K, in_dim, cfg.gail_hidden)
     elif kind in ("joint", "joint_single"):
         disc = JointDiscriminator(K, in_dim, cfg.gail_hidden, per_agent_logits=kind == "joint")
     elif kind == "transformer":
-        disc = TransformerDiscriminator(K, spec.obs_dim, spec.n_actions, cfg.gail_hidden, cfg.gail_n_block,
+        disc = TransformerDiscriminator(K, obs_dim, spec.n_actions, cfg.gail_hidden, cfg.gail_n_block,
                                         cfg.gail_n_head, cfg.gail_attention)
     else:
         raise ImitationError(f"unknown discriminator {kind!r}; allowed: {', '.join(DISCRIMINATORS)}")
@@ -201,22 +203,59 @@ def assumptions(cfg) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ expert sources
-def sample_rows(pools: list[torch.Tensor], batch: int, generator: torch.Generator) -> torch.Tensor:
-    """Per-agent rows: draw ``batch`` rows (with replacement) from each agent's own pool [n_k, in] -> [K, batch, in]."""
+@dataclass
+class RowPool:
+    """The rows one side of a discriminator step is drawn from: ``rows`` as they are, then ``n_terminal`` copies of
+    ``terminal``, the input of an agent that no longer acts (dead, or after a terminated episode's end:
+    ``gail_terminal``), counted rather than stored. A joint pool carries ``alive`` [n, K], the logits each row
+    trains; its terminal rows train every logit."""
+
+    rows: torch.Tensor  # [n, in] (per agent) or [n, K, in] (joint)
+    alive: torch.Tensor | None = None  # joint: [n, K] bool
+    n_terminal: int = 0
+    terminal: torch.Tensor | None = None  # [in] or [K, in]
+
+    def __len__(self) -> int:
+        return len(self.rows) + self.n_terminal
+
+    def sample(self, batch: int, generator: torch.Generator):
+        """``batch`` rows drawn uniformly with replacement: x (joint: (x, alive))."""
+        n_rows = len(self.rows)
+        idx = torch.randint(len(self), (batch,), generator=generator)
+        if self.n_terminal == 0:  # no terminal rows: the draws of a pool without them
+            x, alive = self.rows[idx], None if self.alive is None else self.alive[idx]
+        else:
+            real = idx < n_rows
+            terminal = self.terminal.expand(batch, *self.terminal.shape)
+            x = (torch.where(real.view(-1, *[1] * self.terminal.dim()), self.rows[idx.clamp(max=n_rows - 1)], terminal)
+                 if n_rows else terminal.clone())
+            alive = None
+            if self.alive is not None:
+                everyone = torch.ones(batch, self.terminal.shape[0], dtype=torch.bool)
+                alive = torch.where(real.unsqueeze(-1), self.alive[idx.clamp(max=n_rows - 1)], everyone) if n_rows \
+                    else everyone
+        return x if self.alive is None else (x, alive)
+
+
+def sample_rows(pools: list, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """Per-agent rows: draw ``batch`` rows (with replacement) from each agent's own pool (rows [n_k, in] or a
+    ``RowPool``) -> [K, batch, in]."""
     rows = []
     for k, pool in enumerate(pools):
         if len(pool) == 0:
             raise ValueError(f"agent {k} has no valid rows to train its discriminator on")
-        rows.append(pool[torch.randint(len(pool), (batch,), generator=generator)])
+        rows.append(pool.sample(batch, generator) if isinstance(pool, RowPool)
+                    else pool[torch.randint(len(pool), (batch,), generator=generator)])
     return torch.stack(rows)
 
 
-def sample_joint(rows: torch.Tensor, alive: torch.Tensor, batch: int, generator: torch.Generator):
-    """Joint rows: draw ``batch`` time steps (with replacement) -> (x [batch, K, in], alive [batch, K])."""
-    if len(rows) == 0:
+def sample_joint(rows, alive: torch.Tensor | None, batch: int, generator: torch.Generator):
+    """Joint rows: draw ``batch`` time steps (with replacement) from rows [n, K, in] with alive [n, K] (or a joint
+    ``RowPool``, alive None) -> (x [batch, K, in], alive [batch, K])."""
+    pool = rows if isinstance(rows, RowPool) else RowPool(rows, alive)
+    if len(pool) == 0:
         raise ValueError("no joint rows (time steps with a living agent) to train the discriminator on")
-    idx = torch.randint(len(rows), (batch,), generator=generator)
-    return rows[idx], alive[idx]
+    return pool.sample(batch, generator)
 
 
 def demo_steps(demos, episodes: int, max_transitions: int | None = None) -> np.ndarray:
@@ -246,19 +285,76 @@ def agent_pools(demos, steps: np.ndarray, features) -> list[torch.Tensor]:
     return pools
 
 
-def joint_rows(demos, steps: np.ndarray, features) -> tuple[torch.Tensor, torch.Tensor]:
-    """The time steps ``steps`` (``demo_steps``), agents kept together: (x [n, K, in] with dead agents zeroed,
-    alive [n, K]). Only concurrent demonstrations have such rows: in the
-    non-concurrent styles, index e is a different episode for every agent."""
+def require_concurrent(demos) -> None:
     meta = demos.metadata
     if not meta.get("concurrent", False):
         raise ImitationError(f"a joint discriminator needs joint rows, which only concurrent demonstrations supply "
                              f"(styles cotrained_concurrent, indep_concurrent); these are {meta.get('style')!r}")
+
+
+def joint_rows(demos, steps: np.ndarray, features) -> tuple[torch.Tensor, torch.Tensor]:
+    """The time steps ``steps`` (``demo_steps``), agents kept together: (x [n, K, in] with dead agents zeroed,
+    alive [n, K]). Only concurrent demonstrations have such rows: in the
+    non-concurrent styles, index e is a different episode for every agent."""
+    require_concurrent(demos)
     E = steps.shape[0]
     alive, kept = torch.as_tensor(demos.alive[:E]), torch.as_tensor(steps)  # [E, T, K], [E, T]
     x = features(torch.as_tensor(demos.obs[:E]), torch.as_tensor(demos.actions[:E].astype("int64")))
     x, alive = x[kept], alive[kept]
     return x * alive.unsqueeze(-1).to(x.dtype), alive
+
+
+def terminal_row(cfg, spec) -> torch.Tensor:
+    """The discriminator input of an agent that no longer acts (``gail_terminal``): zeros (``reference``: the DM²
+    code's padding and dead-agent rows) or the absorbing state s_a, zeros with its indicator set (``absorbing``)."""
+    absorbing = cfg.gail_terminal == "absorbing"
+    row = torch.zeros(spec.obs_dim + absorbing + (spec.n_actions if cfg.gail_input == "obs_action" else 0))
+    if absorbing:
+        row[spec.obs_dim] = 1.0
+    return row
+
+
+def tail_rows(length: np.ndarray | torch.Tensor, limit: int, mode: str):
+    """Terminal rows a terminated episode of ``length`` steps adds to its side's pool: ``reference`` its padding to
+    the episode limit, ``absorbing`` one s_a row (DAC's absorbing transition)."""
+    return limit - length if mode == "reference" else length * 0 + 1
+
+
+def tail_weight(length: torch.Tensor, limit: int, gamma: float, mode: str) -> torch.Tensor:
+    """The factor of r_D(terminal row) a terminated episode's last step is credited with: ``reference`` its padded
+    steps to the limit, sum_{j=1}^{limit - length} gamma^j; ``absorbing`` s_a's value after the step,
+    gamma / (1 - gamma) (s_a loops on itself with reward r_D(s_a))."""
+    if mode == "absorbing":
+        return torch.full(length.shape, gamma / (1 - gamma))
+    m = (limit - length).double()
+    weight = m if gamma == 1 else gamma * (1 - torch.pow(torch.tensor(gamma, dtype=torch.float64), m)) / (1 - gamma)
+    return weight.float()
+
+
+def terminal_expert(demos, steps: np.ndarray, features, terminal: torch.Tensor, joint: bool, limit: int, mode: str):
+    """The expert source under ``gail_terminal`` reference or absorbing: the demonstrated steps ``steps`` with a
+    dead agent's input replaced by ``terminal``, plus the terminal rows of each terminated episode kept whole
+    (``tail_rows``). Per agent: a ``RowPool`` per agent (its living rows; its dead steps and the tails counted);
+    joint: one ``RowPool`` of joint rows (every logit trained) and the tails."""
+    E = steps.shape[0]
+    alive, lengths = demos.alive[:E], demos.length[:E]  # [E, T, K], [E, K]
+    T, K = alive.shape[1], alive.shape[2]
+    in_episode = np.arange(T)[None, :, None] < lengths[:, None, :]  # [E, T, K]: agent k's column's own episode
+    terminated = (lengths < limit) | demos.won[:E]  # [E, K]: ended by its outcome, not at the limit
+    whole = steps.sum(1)[:, None] >= lengths  # the cap kept the episode whole
+    tails = np.where(terminated & whole, tail_rows(lengths, limit, mode), 0)  # [E, K]
+    if not joint:
+        pools = []
+        for k, living in enumerate(agent_pools(demos, steps, features)):
+            dead = int((in_episode[..., k] & ~alive[..., k] & steps).sum())
+            pools.append(RowPool(living, n_terminal=dead + int(tails[:, k].sum()), terminal=terminal))
+        return pools
+    require_concurrent(demos)
+    kept = torch.as_tensor(steps & in_episode[..., 0])
+    x_all = features(torch.as_tensor(demos.obs[:E]), torch.as_tensor(demos.actions[:E].astype("int64")))
+    x = torch.where(torch.as_tensor(alive).unsqueeze(-1), x_all, terminal)[kept]
+    return RowPool(x, torch.ones(x.shape[:2], dtype=torch.bool), int(tails[:, 0].sum()),
+                   terminal.expand(K, -1).clone())
 
 
 class SelfImitationStore:
@@ -415,16 +511,59 @@ def gail_reward(logits: torch.Tensor, transform: RewardTransform = "logit") -> t
 REWARD_CHUNK_ROWS = 8192
 
 
+@dataclass
+class EpisodeEnds:
+    """Where a rollout's episodes are and how the terminated ones end, for ``gail_terminal`` reference and
+    absorbing: ``in_episode`` [T, N] (steps that belong to an episode of the update), ``tail`` [T, N] the factor of
+    r_D(terminal row) credited at a terminated episode's last step (``tail_weight``, 0 elsewhere) and ``n_tail`` the
+    terminal rows those endings add to the policy's side (``tail_rows``)."""
+
+    in_episode: torch.Tensor
+    tail: torch.Tensor
+    n_tail: int
+
+    @classmethod
+    def of(cls, buf, limit: int, gamma: float, mode: str) -> "EpisodeEnds":
+        ends = buf.terminated & buf.valid
+        length = buf.episode_length[ends]
+        tail = torch.zeros(buf.valid.shape)
+        tail[ends] = tail_weight(length, limit, gamma, mode)
+        return cls(buf.valid, tail, int(tail_rows(length, limit, mode).sum()))
+
+
 class AdversarialReward:
     """The reward hook: a discriminator, its optimiser and its expert source. ``__call__(x, decided)`` trains the
     discriminator for ``gail_epochs`` steps on expert rows against this rollout's rows and returns the imitation
-    reward of every rollout step [T, N, K] (zero where the agent did not act: padding, after death) and the
-    statistics."""
+    reward of every rollout step [T, N, K] (under ``gail_terminal`` none: zero where the agent did not act, padding
+    and after death; reference and absorbing: see ``rewards``) and the statistics."""
 
     def __init__(self, cfg, spec, generator: torch.Generator):
         self.disc = make_discriminator(cfg, spec)
         self.opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.gail_lr)
         self.cfg, self.gen = cfg, generator  # its gail_loss and reward transform were checked with the config
+        self.terminal = terminal_row(cfg, spec) if cfg.gail_terminal != "none" else None
+
+    def with_terminal(self, x: torch.Tensor, decided: torch.Tensor) -> torch.Tensor:
+        """Inputs [..., K, in] with every agent that does not act given the terminal row."""
+        return torch.where(decided.unsqueeze(-1), x, self.terminal)
+
+    def policy_pools(self, x: torch.Tensor, decided: torch.Tensor, ends: EpisodeEnds | None):
+        """This rollout's side: per agent its living rows (and, with terminal rows, its dead steps and the tails
+        counted); joint: the time steps with dead agents zeroed, or (terminal rows) every step of an episode with
+        dead agents given the terminal row and the tails."""
+        K = x.shape[2]
+        if ends is None:
+            if self.disc.joint:
+                steps = decided.any(-1)
+                return RowPool(x[steps] * decided[steps].unsqueeze(-1).to(x.dtype), decided[steps])
+            return [RowPool(x[..., k, :][decided[..., k]]) for k in range(K)]
+        if self.disc.joint:
+            rows = self.with_terminal(x, decided)[ends.in_episode]
+            return RowPool(rows, torch.ones(rows.shape[:2], dtype=torch.bool), ends.n_tail,
+                           self.terminal.expand(K, -1).clone())
+        dead = (ends.in_episode.unsqueeze(-1) & ~decided).sum((0, 1))
+        return [RowPool(x[..., k, :][decided[..., k]], n_terminal=int(dead[k]) + ends.n_tail, terminal=self.terminal)
+                for k in range(K)]
 
     def step_loss(self, expert_batch, policy_batch) -> tuple[torch.Tensor, dict]:
         cfg = self.cfg
@@ -432,38 +571,47 @@ class AdversarialReward:
             return bce_loss(self.disc, expert_batch, policy_batch, cfg.gail_gp_lambda, self.gen)
         return wasserstein_loss(self.disc, expert_batch, policy_batch, cfg.gail_w_epsilon, cfg.gail_w_omega)
 
-    def __call__(self, x: torch.Tensor, decided: torch.Tensor, expert) -> tuple[torch.Tensor, dict]:
+    def __call__(self, x: torch.Tensor, decided: torch.Tensor, expert,
+                 ends: EpisodeEnds | None = None) -> tuple[torch.Tensor, dict]:
         """x [T, N, K, in] the rollout's discriminator inputs, decided [T, N, K] where the agent acted; ``expert``:
-        per-agent pools (list of [n_k, in]) or joint (x [n, K, in], alive [n, K])."""
-        K = x.shape[2]
-        if self.disc.joint:
-            steps = decided.any(-1)
-            p_x, p_alive = x[steps] * decided[steps].unsqueeze(-1).to(x.dtype), decided[steps]
-        else:
-            policy_pools = [x[..., k, :][decided[..., k]] for k in range(K)]
+        per-agent pools (list of [n_k, in] or ``RowPool``) or joint ((x [n, K, in], alive [n, K]) or ``RowPool``);
+        ``ends``: given with terminal rows (``gail_terminal`` reference, absorbing)."""
+        policy = self.policy_pools(x, decided, ends)
+        if self.disc.joint and not isinstance(expert, RowPool):
+            expert = RowPool(*expert)
         with torch.autocast("cpu", enabled=False):
             rows = self.cfg.gail_batch_rows
             for _ in range(self.cfg.gail_epochs):
                 if self.disc.joint:
-                    e_batch = sample_joint(*expert, rows, self.gen)
-                    p_batch = sample_joint(p_x, p_alive, rows, self.gen)
+                    e_batch = sample_joint(expert, None, rows, self.gen)
+                    p_batch = sample_joint(policy, None, rows, self.gen)
                 else:
                     e_batch = sample_rows(expert, rows, self.gen)
-                    p_batch = sample_rows(policy_pools, rows, self.gen)
+                    p_batch = sample_rows(policy, rows, self.gen)
                 with parametrize.cached():  # spectral norms: one SVD per layer and step, not one per forward
                     loss, stats = self.step_loss(e_batch, p_batch)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.opt.step()
-        r_d = self.rewards(x, decided)
-        stats["gail_reward_mean"] = float(r_d.sum() / decided.sum().clamp(min=1))
-        stats["gail_reward_std"] = float(r_d[decided].std()) if decided.sum() > 1 else float("nan")
+        r_d = self.rewards(x, decided, ends)
+        living = r_d if ends is None else self.rewards(x, decided)  # the statistics: living steps, no tails
+        stats["gail_reward_mean"] = float(living.sum() / decided.sum().clamp(min=1))
+        stats["gail_reward_std"] = float(living[decided].std()) if decided.sum() > 1 else float("nan")
         return r_d, stats
 
     @torch.no_grad()
-    def rewards(self, x: torch.Tensor, decided: torch.Tensor) -> torch.Tensor:
-        """The current discriminator's imitation reward of every step [T, N, K] of rollout inputs x [T, N, K, in]
-        (zero where the agent did not act: padding, after death; a dead agent's joint input is zeros)."""
+    def rewards(self, x: torch.Tensor, decided: torch.Tensor, ends: EpisodeEnds | None = None) -> torch.Tensor:
+        """The current discriminator's imitation reward of every step [T, N, K] of rollout inputs x [T, N, K, in].
+        Without ``ends`` (``gail_terminal`` none): zero where the agent did not act (padding, after death; a dead
+        agent's joint input is zeros). With ``ends``: a dead agent's step of an episode is rewarded as its terminal
+        row (per agent: r_D(terminal); joint: logit k of the step's row with every dead agent's input terminal), a
+        terminated episode's last step also gets ``ends.tail`` times r_D of the all-terminal row, and steps outside
+        the update's episodes get zero."""
+        if ends is not None:
+            r_d = self.rewards(self.with_terminal(x, decided), ends.in_episode.unsqueeze(-1).expand_as(decided))
+            everyone = self.terminal.expand(1, x.shape[2], -1)  # [1, K, in]: the all-terminal step
+            r_end = self.rewards(everyone.unsqueeze(0), torch.ones(1, 1, x.shape[2], dtype=torch.bool))[0, 0]
+            return r_d + ends.tail.unsqueeze(-1) * r_end
         K, chunk = x.shape[2], REWARD_CHUNK_ROWS
         with torch.autocast("cpu", enabled=False), parametrize.cached():
             if self.disc.joint:
@@ -484,16 +632,21 @@ class AdversarialReward:
         self.opt.load_state_dict(state["disc_optimizer"])
 
 
-def one_hot_features(n_actions: int, with_actions: bool):
-    """The discriminator's input features: the observation (state-only) or observation ⊕ one-hot action."""
+def one_hot_features(n_actions: int, with_actions: bool, absorbing: bool = False):
+    """The discriminator's input features: the observation (state-only) or observation ⊕ one-hot action; with
+    ``absorbing`` (``gail_terminal``), an absorbing-state indicator (0 here) follows the observation."""
     def features(obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        if not with_actions:
-            return obs.float()
-        return torch.cat([obs.float(), F.one_hot(actions.long(), n_actions).float()], -1)
+        parts = [obs.float()]
+        if absorbing:
+            parts.append(torch.zeros(*obs.shape[:-1], 1))
+        if with_actions:
+            parts.append(F.one_hot(actions.long(), n_actions).float())
+        return parts[0] if len(parts) == 1 else torch.cat(parts, -1)
     return features
 
 
-__all__ = ["AdversarialReward", "assumptions", "DISCRIMINATORS", "DISC_STATS", "Discriminators", "ImitationError",
-           "JointDiscriminator", "REWARD_TRANSFORMS", "SelfImitationStore", "SpectralNorm", "TransformerDiscriminator",
+__all__ = ["AdversarialReward", "assumptions", "DISCRIMINATORS", "DISC_STATS", "Discriminators", "EpisodeEnds",
+           "ImitationError", "JointDiscriminator", "REWARD_TRANSFORMS", "RowPool", "SelfImitationStore", "SpectralNorm", "TransformerDiscriminator",
            "agent_pools", "bce_loss", "demo_steps", "gail_reward", "joint_rows", "make_discriminator",
-           "one_hot_features", "sample_joint", "sample_rows", "spectral_norm_", "wasserstein_loss"]
+           "one_hot_features", "sample_joint", "sample_rows", "spectral_norm_", "tail_rows", "tail_weight",
+           "terminal_expert", "terminal_row", "wasserstein_loss"]

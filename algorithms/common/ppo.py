@@ -199,6 +199,9 @@ class OnPolicyLearner:
             sl, result = groups[g], step.result()
             done = torch.from_numpy(result.done)
             buf.rewards[t, sl], buf.dones[t, sl] = torch.from_numpy(result.reward), done
+            buf.terminated[t, sl] = torch.from_numpy(result.terminated & result.done)
+            buf.won[t, sl] = torch.from_numpy(result.battle_won & result.done)
+            buf.episode_length[t, sl] = torch.from_numpy(np.where(result.done, result.episode_length, 0)).long()
             finished = result.done & ongoing[sl].numpy()
             returns.extend(result.episode_return[finished].tolist())
             wins.extend(result.battle_won[finished].tolist())

@@ -18,6 +18,9 @@ class Rollout:
     values: torch.Tensor  # [T, N, K]
     rewards: torch.Tensor  # [T, N] team reward
     dones: torch.Tensor  # [T, N] bool, the episode ended with step t
+    terminated: torch.Tensor  # [T, N] bool, ... by its outcome (a side wiped out), not at the episode limit
+    won: torch.Tensor  # [T, N] bool, ... with a won battle
+    episode_length: torch.Tensor  # [T, N] int64, the length of the episode that ended with step t (0 elsewhere)
     starts: torch.Tensor  # [T, N] bool, obs_t is the first of an episode (hidden state is zeroed before it)
     valid: torch.Tensor  # [T, N] bool, step belongs to the update (False after the one episode in "episodes" mode)
     hidden: torch.Tensor  # [T, G, N, H] recurrent state fed into step t (G nets: the policy's initial_hidden)
@@ -30,7 +33,9 @@ class Rollout:
             obs=z(T, N, K, obs_dim), state=z(T, N, state_dim), last_action=z(T, N, K, dtype=torch.long),
             avail=z(T, N, K, n_actions, dtype=torch.bool),
             alive=z(T, N, K, dtype=torch.bool), actions=z(T, N, K, dtype=torch.long), logp=z(T, N, K),
-            values=z(T, N, K), rewards=z(T, N), dones=z(T, N, dtype=torch.bool), starts=z(T, N, dtype=torch.bool),
+            values=z(T, N, K), rewards=z(T, N), dones=z(T, N, dtype=torch.bool),
+            terminated=z(T, N, dtype=torch.bool), won=z(T, N, dtype=torch.bool),
+            episode_length=z(T, N, dtype=torch.long), starts=z(T, N, dtype=torch.bool),
             valid=z(T, N, dtype=torch.bool), hidden=z(T, n_nets, N, hidden),
         )
 

@@ -1,6 +1,7 @@
 """The training loop and CLI shared by every learner (registered in algorithms/registry.py): evaluation every
 ``eval_interval`` env steps, model snapshots every ``checkpoint_interval``, an atomic resume checkpoint at every
-evaluation (exact resume after a kill), the resolved config, progress.csv while training and metrics.csv once done.
+evaluation (exact resume after a kill), the resolved config, progress.csv while training, then the absolute metric
+(the final policy on ``absolute_eval_factor`` times the evaluation episodes: absolute.json) and metrics.csv once done.
 
 A run folder's ``metrics.csv`` (the workflow's declared output) appears, atomically, only when the run is complete:
 the evaluations of a run in progress are in ``progress.csv``. One trainer at a time holds a run folder (a lock file
@@ -14,7 +15,8 @@ A learner class provides: ``name``, ``update_stats`` (metrics columns), ``run_me
 ``compiled.MaybeCompiled``: its status is logged after the first update), ``collect()`` -> {steps, returns, wins},
 ``update()`` -> stats, ``evaluate()`` -> test stats,
 ``model_state()``, ``training_state()``, ``load_training_state()``. Its config dataclass provides ``task``, ``seed``,
-``total_env_steps``, ``num_envs``, ``eval_interval``, ``checkpoint_interval``.
+``total_env_steps``, ``num_envs``, ``eval_interval``, ``eval_episodes``, ``absolute_eval_factor``,
+``checkpoint_interval``.
 """
 from __future__ import annotations
 
@@ -39,8 +41,8 @@ from tqdm import tqdm
 
 from algorithms.common.config import ConfigError, config_help, load_config, parse_override
 from algorithms.common.evaluation import win_rate
-from algorithms.common.runio import (MetricsTable, atomic_torch_save, file_logger, load_checkpoint, run_lock,
-                                     write_resolved_config)
+from algorithms.common.runio import (MetricsTable, atomic_torch_save, atomic_write_text, file_logger,
+                                     load_checkpoint, run_lock, write_resolved_config)
 
 # Exit status of a trainer stopped by SIGTERM after writing its resume point (128 + SIGTERM, as the shell reports it).
 STOPPED_BY_SIGTERM = 128 + signal.SIGTERM
@@ -113,7 +115,7 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
     algo = algo_cls(cfg)  # loads and checks everything it needs (demonstrations, ...) before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     # The outputs of a finished run describe a run that this one replaces or continues: gone until it is done.
-    for done_file in ("metrics.csv", "final_model.pt"):
+    for done_file in ("metrics.csv", "final_model.pt", ABSOLUTE_FILE):
         (run_dir / done_file).unlink(missing_ok=True)
     if state is not None:
         algo.load_training_state(state)  # first: the resumed run's own precision goes into config.yaml
@@ -210,6 +212,8 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
         if algo.env_steps < cfg.total_env_steps and algo.env_steps < next_eval:
             stop_if_signalled()  # (at an evaluation step, evaluate first: the resume point then holds its row)
     bar.close()
+    if cfg.absolute_eval_factor:
+        write_absolute_metric(algo, cfg, run_dir, log)
     # Done: the model, then metrics.csv, the run's declared output, last. A finished run keeps no resume state:
     # running it again (e.g. Snakemake after a code change) trains afresh.
     atomic_torch_save(algo.model_state(), run_dir / "final_model.pt")
@@ -218,6 +222,23 @@ def _train(cfg, run_dir: Path, progress: bool, restart_if_changed: bool, algo_cl
     metrics.path.unlink(missing_ok=True)
     log.info("done: %d env steps, %.1f s", algo.env_steps, wall_time)
     return metrics.rows
+
+
+ABSOLUTE_FILE = "absolute.json"
+
+
+def write_absolute_metric(algo, cfg, run_dir: Path, log) -> dict:
+    """The absolute metric: the final policy's greedy score over ``absolute_eval_factor`` evaluations of
+    ``eval_episodes`` fresh episodes each (every evaluation resets the eval envs with new keys), so its estimate
+    rests on ten times the episodes of one evaluation point. A task without wins records its win rate as null."""
+    with algo.autocast():
+        evals = [algo.evaluate() for _ in range(cfg.absolute_eval_factor)]
+    result = {k: float(np.mean([e[k] for e in evals])) for k in evals[0]}
+    result = {k: None if math.isnan(v) else v for k, v in result.items()}
+    result.update(env_steps=algo.env_steps, episodes=cfg.absolute_eval_factor * cfg.eval_episodes)
+    atomic_write_text(run_dir / ABSOLUTE_FILE, json.dumps(result, indent=1) + "\n")
+    log.info("absolute metric %s", json.dumps(result))
+    return result
 
 
 def _sigterm_when_parent_dies() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from algorithms.common.config import _f, check, checked_task_spec
+from algorithms.common.config import _f, absolute_eval_field, check, checked_task_spec
 from envs.base import physical_spec
 
 # Config keys whose values no source gives (the run's config.yaml lists them under ``assumed``).
@@ -72,12 +72,14 @@ class CESMAConfig:
                                 "the other actions for experts that mostly do nothing, e.g. 0.2)")
     eval_interval: int = _f(10_000, "env steps between greedy evaluations (one also at step 0)")
     eval_episodes: int = _f(32, "greedy test episodes per evaluation")
+    absolute_eval_factor: int = absolute_eval_field()
     expert_eval_episodes: int = _f(128, "greedy test episodes of the expert, once per run, on fixed seeds (the same "
                                         "for every run of one expert: its level in figures and tables)")
     checkpoint_interval: int = _f(100_000, "env steps between kept model snapshots")
     torch_threads: int = _f(1, "torch intra-op threads (1: a supervised step on 32 records is too small to split)")
 
     def validate(self) -> None:
+        check(self.absolute_eval_factor >= 0, f"absolute_eval_factor must be >= 0, got {self.absolute_eval_factor}")
         for name in ["total_env_steps", "num_envs", "hidden_size", "batch_records", "k", "capacity",
                      "warmup_records", "eval_interval", "eval_episodes", "expert_eval_episodes", "checkpoint_interval",
                      "torch_threads"]:

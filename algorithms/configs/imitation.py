@@ -17,6 +17,8 @@ RewardTransform = Literal["logit", "softplus", "log_d", "two_sigmoid_minus_one",
 REWARD_TRANSFORMS = ("logit", "softplus", "log_d", "two_sigmoid_minus_one", "neg_log_sigmoid")
 DiscriminatorLoss = Literal["bce", "wasserstein"]
 DISCRIMINATOR_LOSSES = ("bce", "wasserstein")
+TerminalHandling = Literal["none", "reference", "absorbing"]
+TERMINAL_HANDLINGS = ("none", "reference", "absorbing")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,15 @@ class ImitationConfig(IPPOConfig):
                  "side of its own critic, for fidelity checks only)")
     gail_input: Literal["obs", "obs_action"] = _f("obs", "discriminator input: observation (state-only, DM²) "
                                                         "or observation + one-hot action (MAGAIL, DM² ablation)")
+    gail_terminal: TerminalHandling = _f(
+        "none", "the imitation reward where an agent no longer acts. none: nothing after its death or the episode's "
+                "end, the discriminator trained on living rows only; reference: the DM² authors' code, every step to "
+                "the episode limit rewarded, a dead agent's and each padded step's input a zero row, which the "
+                "discriminator is trained on too (the padding of a terminated episode as a discounted tail of "
+                "r_D(0) at its last step); absorbing: Kostrikov et al. 2019 (DAC), an absorbing-state indicator "
+                "input, a dead agent in the absorbing state s_a, a terminated episode's end bootstrapped with "
+                "gamma * r_D(s_a) / (1 - gamma), the discriminator trained on s_a rows (one per terminated episode "
+                "and per dead agent-step, on both sides). Truncated episodes get no tail")
     sil_capacity: int = _f(1024, "self-imitation: episodes kept in the priority store (reference: 1024)")
     sil_gamma: float = _f(0.99, "self-imitation: discount of the return that ranks episodes (reference: 0.99)")
     bc_pretrain: bool = _f(False, "behavioural cloning of each agent's actor on its demonstrations before training")
@@ -82,6 +93,11 @@ class ImitationConfig(IPPOConfig):
         check(self.gail_discriminator != "transformer" or self.gail_input == "obs_action",
               "gail_discriminator: transformer reads every agent's observation and action: it needs gail_input: "
               f"obs_action, got {self.gail_input}")
+        check(self.gail_terminal == "none" or self.gail_expert == "demos",
+              f"gail_terminal: {self.gail_terminal} needs demonstrations (gail_expert: demos); self-imitation keeps "
+              "living rows only: use none")
+        check(self.gail_terminal != "absorbing" or self.gamma < 1,
+              f"gail_terminal: absorbing bootstraps gamma / (1 - gamma): it needs gamma < 1, got {self.gamma}")
         check(self.gail_w_epsilon > 0, f"gail_w_epsilon must be > 0, got {self.gail_w_epsilon}")
         check(self.gail_expert == "demos" or self.gail_discriminator == "per_agent",
               f"gail_discriminator: {self.gail_discriminator} needs joint demonstration rows; self-imitation "

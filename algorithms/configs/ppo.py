@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from algorithms.common.config import _f, check, checked_task_spec
+from algorithms.common.config import _f, absolute_eval_field, check, checked_task_spec
 
 ValueHandling = Literal["clipped", "unclipped", "normalized"]
 
@@ -48,6 +48,7 @@ class PPOConfig:
     actor_gain: float = _f(0.01, "orthogonal init gain of the policy head")
     eval_interval: int = _f(50_000, "env steps between greedy evaluations (one also at step 0)")
     eval_episodes: int = _f(32, "greedy test episodes per evaluation")
+    absolute_eval_factor: int = absolute_eval_field()
     checkpoint_interval: int = _f(500_000, "env steps between kept model snapshots (for demonstrations)")
     torch_threads: int = _f(2, "torch intra-op threads (the JAX env steps in between, so they do not compete)")
     collect_groups: int = _f(
@@ -72,6 +73,7 @@ class PPOConfig:
     zero_steps_hint = ""
 
     def validate(self) -> None:
+        check(self.absolute_eval_factor >= 0, f"absolute_eval_factor must be >= 0, got {self.absolute_eval_factor}")
         check(self.total_env_steps > 0 or (self.total_env_steps == 0 and self.allows_no_env_steps),
               f"total_env_steps must be > 0, got {self.total_env_steps}{self.zero_steps_hint}")
         positive = ["num_envs", "rollout_length", "chunk_length", "num_minibatches", "ppo_epochs",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from algorithms.common.config import _f, check, checked_task_spec
+from algorithms.common.config import _f, absolute_eval_field, check, checked_task_spec
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class QMIXConfig:
     hypernet_embed: int = _f(64, "hidden width of the two-layer hypernetworks (qmix)")
     eval_interval: int = _f(50_000, "env steps between greedy evaluations (one also at step 0)")
     eval_episodes: int = _f(32, "greedy test episodes per evaluation")
+    absolute_eval_factor: int = absolute_eval_field()
     checkpoint_interval: int = _f(500_000, "env steps between kept model snapshots (for demonstrations)")
     torch_threads: int = _f(2, "torch intra-op threads")
     precision: Literal["auto", "float32", "bfloat16"] = _f(
@@ -57,6 +58,7 @@ class QMIXConfig:
         "algorithms/common/precision.py)")
 
     def validate(self) -> None:
+        check(self.absolute_eval_factor >= 0, f"absolute_eval_factor must be >= 0, got {self.absolute_eval_factor}")
         for name in ["total_env_steps", "num_envs", "buffer_episodes", "batch_episodes", "target_update_episodes",
                      "hidden_size", "mixing_embed_dim", "hypernet_embed", "eval_interval", "eval_episodes",
                      "checkpoint_interval", "torch_threads", "epsilon_anneal_steps"]:

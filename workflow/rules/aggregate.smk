@@ -31,6 +31,21 @@ rule aggregate_experiment:
         "{params.runs} > {log} 2>&1"
 
 
+# Every run of one experiment in marl-eval's raw-data JSON (the tools other MARL benchmarks use).
+rule marl_eval_export:
+    input:
+        lambda wc: [f"{RESULTS}/experiments/{wc.experiment}/{task}/scores.csv" for task in EXPERIMENTS[wc.experiment]],
+    output:
+        RESULTS + "/experiments/{experiment}/marl_eval.json",
+    wildcard_constraints:
+        experiment="|".join(EXPERIMENT_NAMES),
+    log:
+        LOGS + "/experiments/{experiment}/marl_eval.log",
+    localrule: True
+    shell:
+        "{PYTHON} workflow/scripts/marl_eval_export.py --out {output} {input} > {log} 2>&1"
+
+
 rule aggregate_across_tasks:
     input:
         [f"{d}/metrics.csv" for d in aggregate_run_dirs()],

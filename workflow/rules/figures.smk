@@ -143,6 +143,7 @@ rule tables:
         [table(EXPERT_TABLE["name"], "tex")] if EXPERT_TABLE_INPUTS else [],
         [table(MILD2["table"], "tex")] if MILD2_SUMMARIES else [],
         [table("claims", "md")] if CLAIM_SPECS else [],
+        [f"{RESULTS}/experiments/{name}/marl_eval.json" for name in EXPERIMENT_NAMES],
         f"{RESULTS}/report/results.html",
         f"{RESULTS}/report/hyperparameters.html",
     localrule: True

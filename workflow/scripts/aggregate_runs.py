@@ -1,8 +1,10 @@
 """Aggregate one experiment's runs on one task with rliable: per arm, IQM of the final score and of the area under
-the score curve with stratified-bootstrap 95% CIs, probability of improvement over a baseline arm, and
-sample-efficiency curves (IQM with CI at every evaluation). The score is the task's declared metric (SMAX: greedy
-test win rate; MPE: greedy test return) normalised by fixed bounds, (score - random) / (reference - random), given
-with ``--score TASK=METRIC:RANDOM:REFERENCE`` (the workflow passes config ``scores``); never by the arms present.
+the score curve with stratified-bootstrap 95% CIs, probability of improvement over a baseline arm,
+sample-efficiency curves (IQM with CI at every evaluation), and the IQM of the absolute metric (each run's final
+policy on 10x the evaluation episodes, ``absolute.json``) with its CI. The score is the task's declared metric
+(SMAX: greedy test win rate; MPE: greedy test return) normalised by fixed bounds, (score - random) / (reference -
+random), given with ``--score TASK=METRIC:RANDOM:REFERENCE`` (the workflow passes config ``scores``); never by the
+arms present.
 Writes a tidy long table of every evaluation and the tables as CSV and LaTeX.
 
     python workflow/scripts/aggregate_runs.py --out-dir results/experiments/ablation/smax/3m --reps 2000 --seed 0 \
@@ -66,6 +68,12 @@ def label_of(arm: str, demo: str, at: str | None = None) -> str:
     return f"{name} ({registry.display(expert)} demos at {at}; {STYLE_NAMES.get(style, style)})"
 
 
+# what the imitation arms log of their training episodes (algorithms/imitation.py, EPISODE_STATS) and the weighted
+# imitation reward per living agent-step, each summarised over the final window as mean and std over seeds: where
+# a reward transform pays agents to live long or to die, it shows here
+TRAINING_EPISODE_COLUMNS = ["imitation_per_step", "episode_imitation_reward", "episode_length", "episode_deaths"]
+
+
 def read_runs(run_dirs: list[Path], scores: dict[str, tuple[str, float, float]]) -> tuple[pd.DataFrame, dict]:
     """Every evaluation of every run (task, arm, input, label, execution mode, seed, env steps, raw and normalised
     score), and the demonstrations' metadata per input id. ``scores``: task -> (metric, random, reference)."""
@@ -84,11 +92,16 @@ def read_runs(run_dirs: list[Path], scores: dict[str, tuple[str, float, float]])
             raise ValueError(f"{run}: task {task} has no win condition, so its score cannot be test_win_rate "
                              f"(use test_return)")
         df = pd.read_csv(run / "metrics.csv")
+        # the absolute metric (the final policy on 10x the evaluation episodes), where the run recorded it
+        absolute = json.loads((run / "absolute.json").read_text()) if (run / "absolute.json").exists() else {}
+        absolute_raw = np.nan if absolute.get(metric) is None else absolute[metric]
         if "demonstrations" in meta:
             demo_meta[demo] = meta["demonstrations"]
         if "greedy" in (meta.get("expert") or {}):  # a run taught by an expert (CESMA) records the expert's score
             demo_meta[demo] = {"expert_greedy": meta["expert"]["greedy"]}
         execution = registry.ARMS[arm].mode if arm in registry.ARMS else ""
+        cfg = meta["config"]  # the imitation reward's weight in the agents' reward: c (mixed) or 1 (imitation alone)
+        weight = cfg.get("gail_coef", 1.0) if cfg.get("reward") == "mixed" else 1.0
         for i, r in enumerate(df.itertuples()):
             raw = getattr(r, metric)
             rows.append({"task": task, "arm": arm, "demo": demo, "label": label_of(arm, demo),
@@ -97,7 +110,14 @@ def read_runs(run_dirs: list[Path], scores: dict[str, tuple[str, float, float]])
                          "score": (raw - low) / (high - low),  # and the raw return and win rate, where logged
                          "test_return": getattr(r, "test_return", np.nan),
                          "test_win_rate": getattr(r, "test_win_rate", np.nan) if has_win else np.nan,
-                         "has_win": has_win})
+                         "has_win": has_win, "absolute_score": (absolute_raw - low) / (high - low),
+                         "absolute_episodes": absolute.get("episodes", 0),
+                         "absolute_return": np.nan if absolute.get("test_return") is None else absolute["test_return"],
+                         "absolute_win_rate": (np.nan if absolute.get("test_win_rate") is None or not has_win
+                                               else absolute["test_win_rate"]),
+                         # imitation arms: the last update's training episodes (TRAINING_EPISODE_COLUMNS)
+                         "imitation_per_step": weight * getattr(r, "gail_reward_mean", np.nan),
+                         **{c: getattr(r, c, np.nan) for c in TRAINING_EPISODE_COLUMNS[1:]}})
     table = pd.DataFrame(rows)
     twice = table[table.eval_index == 0].duplicated(["task", "label", "seed"])
     if twice.any():
@@ -133,6 +153,12 @@ def score_arrays(table: pd.DataFrame, final_window: int):
         steps = g.groupby("eval_index").env_steps.median().to_numpy()
         out[label] = (final[:, None], auc[:, None], curves[:, None, :], steps)
     return out
+
+
+def absolute_arrays(table: pd.DataFrame) -> dict:
+    """label -> the runs' normalised absolute scores [runs, 1] (NaN for a run that did not record one)."""
+    return {label: g.groupby("seed").absolute_score.first().to_numpy()[:, None]
+            for label, g in table.groupby("label", sort=False)}
 
 
 def final_raw(table: pd.DataFrame, label: str, column: str, final_window: int) -> tuple[float, float]:
@@ -172,6 +198,8 @@ def main(argv=None) -> int:
 
     p_final, ci_final = interval({k: v[0] for k, v in scores.items()}, iqm)
     p_auc, ci_auc = interval({k: v[1] for k, v in scores.items()}, iqm)
+    absolute = {k: a for k, a in absolute_arrays(table).items() if not np.isnan(a).any()}  # every run has it
+    p_abs, ci_abs = interval(absolute, iqm)
     pairs = ({f"{k},{base}": (v[0], scores[base][0]) for k, v in scores.items() if k != base}
              if base in scores else {})  # an experiment without the baseline (the quality sweep) has no PoI column
     p_poi, ci_poi = interval(pairs, metrics.probability_of_improvement) if pairs else ({}, {})
@@ -198,6 +226,10 @@ def main(argv=None) -> int:
             "iqm_final_score": p_final[label][0], "final_ci_low": ci_final[label][0, 0],
             "final_ci_high": ci_final[label][1, 0], "iqm_final_raw": raw(p_final[label][0]),
             "iqm_auc": p_auc[label][0], "auc_ci_low": ci_auc[label][0, 0], "auc_ci_high": ci_auc[label][1, 0],
+            "iqm_absolute_score": p_abs[label][0] if label in p_abs else np.nan,
+            "absolute_ci_low": ci_abs[label][0, 0] if label in ci_abs else np.nan,
+            "absolute_ci_high": ci_abs[label][1, 0] if label in ci_abs else np.nan,
+            "absolute_episodes": int(table[table.label == label].groupby("seed").absolute_episodes.first().min()),
             "baseline": base, "poi_vs_baseline": p_poi[poi_key][0] if poi_key in p_poi else np.nan,
             "poi_ci_low": ci_poi[poi_key][0, 0] if poi_key in ci_poi else np.nan,
             "poi_ci_high": ci_poi[poi_key][1, 0] if poi_key in ci_poi else np.nan,
@@ -213,6 +245,8 @@ def main(argv=None) -> int:
                        final_raw(table, label, "test_win_rate", args.final_window))),
             "demo_expert_greedy_return": meta.get("expert_greedy_return", np.nan),
             "demo_sampled_return": meta.get("sampled_return", np.nan),
+            **{f"train_{c}_{s}": v for c in TRAINING_EPISODE_COLUMNS
+               for s, v in zip(["mean", "std"], final_raw(table, label, c, args.final_window))},
         })
         for j, step in enumerate(scores[label][3]):
             curves.append({"label": label, "eval_index": j, "env_steps": step, "iqm_score": p_curve[label][j],

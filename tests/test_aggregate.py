@@ -55,7 +55,9 @@ def test_aggregate_properties(tmp_path):
     assert dm2.execution == "decentralized" and a[a.arm == "ippo"].iloc[0].metric == "test_win_rate"
     curves = pd.read_csv(tmp_path / "a" / "curves.csv")
     assert (curves.ci_low <= curves.iqm_score + 1e-12).all() and (curves.iqm_score <= curves.ci_high + 1e-12).all()
-    assert (tmp_path / "a" / "summary.tex").read_text().startswith("\\begin{table}")
+    tex = (tmp_path / "a" / "summary.tex").read_text()
+    assert tex.startswith("\\begin{table}")
+    assert all(name in tex for name in ("git commit", "torch", "jax", "jaxmarl", "rliable 1.2.0"))  # provenance
 
 
 def test_across_tasks_stratified_and_complete(tmp_path):

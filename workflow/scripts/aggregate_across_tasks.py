@@ -25,6 +25,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import latex  # noqa: E402
+from report_pages import provenance  # noqa: E402
 from aggregate_runs import (label_of, parse_demo, read_runs, score_arrays, seeded_intervals,  # noqa: E402
                             stats_parser)
 from algorithms import registry  # noqa: E402
@@ -119,7 +120,7 @@ def main(argv=None) -> int:
                                f"Final normalised score across {len(tasks)} tasks ({', '.join(tasks)}), "
                                f"{summary.runs_per_task.min()} runs per task: IQM and optimality gap with 95% "
                                f"stratified-bootstrap CIs ({args.reps} resamples); PoI = probability of "
-                               f"improvement over {base}."))
+                               f"improvement over {base}. Computed with {provenance()}."))
     atomic_write_text(args.out_dir / "summary.tex", buf.getvalue())
     print(summary[["label", "iqm", "iqm_ci_low", "iqm_ci_high", "optimality_gap", "poi_vs_baseline"]]
           .to_string(index=False))

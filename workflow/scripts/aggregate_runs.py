@@ -25,6 +25,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import latex  # noqa: E402
+from report_pages import provenance  # noqa: E402
 from algorithms import registry  # noqa: E402
 from algorithms.common.runio import atomic_write_text  # noqa: E402
 from algorithms.demos import STYLE_NAMES  # noqa: E402
@@ -263,7 +264,7 @@ def main(argv=None) -> int:
                            caption=latex.text(
                                f"IQM and 95% stratified-bootstrap CIs ({args.reps} resamples); final score = mean "
                                f"normalised {table.metric.iloc[0]} over the last {args.final_window} evaluations; "
-                               f"PoI = probability of improvement over {base}."),
+                               f"PoI = probability of improvement over {base}. Computed with {provenance()}."),
                            label="tab:" + str(table.task.iloc[0]).replace("/", "-"))
     atomic_write_text(args.out_dir / "summary.tex", buf.getvalue())
     print(json.dumps(summary[["label", "iqm_final_score", "final_ci_low", "final_ci_high", "poi_vs_baseline"]]

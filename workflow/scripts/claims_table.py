@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from aggregate_runs import score_arrays, seeded_intervals  # noqa: E402
 from algorithms.common.runio import atomic_write_text  # noqa: E402
-from report_pages import versions  # noqa: E402
+from report_pages import provenance  # noqa: E402
 
 EXPECTATIONS = ("better", "worse", "equal")
 STATISTICS = ("final", "auc")
@@ -97,9 +97,7 @@ def markdown(table: pd.DataFrame, reps: int, final_window: int, margin: float) -
                      f"{ci(r.iqm_versus, r.iqm_versus_ci_low, r.iqm_versus_ci_high)} | "
                      f"{ci(r.poi, r.poi_ci_low, r.poi_ci_high)} | **{r.verdict}** |")
     counts = table.verdict.value_counts()
-    soft = versions()
-    software = ", ".join(f"{name} {version}" for name, version in soft.itertuples(index=False)
-                         if name in ("git commit", "torch", "jax", "jaxmarl", "rliable"))
+    software = provenance()
     return "\n".join([
         "# The paper's claims, computed", "",
         f"Statistic: the normalised score's `final` (mean of the last {final_window} evaluations) or `auc` (area under "

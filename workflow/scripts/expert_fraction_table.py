@@ -22,6 +22,7 @@ from algorithms.common.runio import atomic_write_text  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import latex  # noqa: E402
+from report_pages import provenance  # noqa: E402
 
 
 def task_rows(summary: pd.DataFrame, curves: pd.DataFrame, reach: float, where: Path) -> list[dict]:
@@ -81,7 +82,8 @@ def main(argv=None) -> int:
     shown.to_latex(buf, index=False, escape=True, label="tab:cesma", caption=latex.text(
         "CESMA: the expert's normalised greedy score and training steps; each arm's final normalised score (IQM over "
         "seeds, mean of the last evaluations) as a fraction of the expert's, 95% stratified-bootstrap CI; env steps "
-        f"at which its IQM curve first reaches {args.reach:.0%} of the expert's score (— : not within its budget)."))
+        f"at which its IQM curve first reaches {args.reach:.0%} of the expert's score (— : not within its budget). "
+        f"Computed with {provenance()}."))
     atomic_write_text(args.out_tex, buf.getvalue())
     print(f"wrote {args.out_csv} and {args.out_tex} ({len(table)} rows)")
     return 0

@@ -19,6 +19,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from algorithms.common.runio import atomic_write_text  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import latex  # noqa: E402
+from report_pages import provenance  # noqa: E402
+
 def cell(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -47,7 +51,8 @@ def main(argv=None) -> int:
     short = {c: c.split("/", 1)[-1].replace("_", r"\_") for c in df.columns[2:]}
     body = df.rename(columns=short).assign(algorithm=df.algorithm.str.replace("DM²", "DM$^2$"))
     body.to_latex(tex, index=False, escape=False, column_format="ll" + "r" * (len(df.columns) - 2),
-                  caption="Hyperparameters per task, resolved from the workflow config (what the jobs ran with).",
+                  caption=latex.text("Hyperparameters per task, resolved from the workflow config (what the jobs ran "
+                                     f"with). Computed with {provenance()}."),
                   label="tab:hyperparameters")
     atomic_write_text(args.out_tex, tex.getvalue())
     print(df.to_string(index=False))

@@ -23,6 +23,7 @@ from algorithms.common.runio import atomic_write_text  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import latex  # noqa: E402
+from report_pages import provenance  # noqa: E402
 
 COLUMNS = ["task", "label", "arm", "execution", "runs", "final_return_mean", "final_return_std",
            "final_win_rate_mean", "final_win_rate_std", "metric", "iqm_final_score", "final_ci_low", "final_ci_high"]
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
         "return and win rate (each seed's mean over the last evaluations; mean ± standard deviation over seeds, as "
         "the paper's Table 1) and the IQM of the normalised final score with its 95% stratified-bootstrap CI. The "
         "expert's rows: the greedy return and win rate of the policy whose demonstrations the imitation arms learn "
-        "from, and those of the sampled demonstrations."))
+        f"from, and those of the sampled demonstrations. Computed with {provenance()}."))
     atomic_write_text(args.out_tex, buf.getvalue())
     print(f"wrote {args.out_csv} and {args.out_tex} ({len(table)} rows)")
     return 0

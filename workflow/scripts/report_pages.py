@@ -48,6 +48,13 @@ def versions() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["software", "version"])
 
 
+def provenance() -> str:
+    """The short provenance every table carries: the git commit and the versions of the libraries that computed
+    it (torch, jax, jaxmarl, rliable)."""
+    soft = dict(versions().itertuples(index=False))
+    return ", ".join(f"{name} {soft[name]}" for name in ("git commit", "torch", "jax", "jaxmarl", "rliable"))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=["table", "versions"])

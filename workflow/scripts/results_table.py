@@ -18,6 +18,7 @@ from algorithms.common.runio import atomic_write_text  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import latex  # noqa: E402
+from report_pages import provenance  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -46,7 +47,8 @@ def main(argv=None) -> int:
     wide.to_latex(buf, escape=True, label="tab:results",
                   caption=latex.text(f"IQM of the final normalised score (SMAX: test win rate; MPE: test return "
                                      f"normalised by fixed bounds) and its 95% stratified-bootstrap CI, "
-                                     f"{int(table.runs.min())} runs per arm and task."))
+                                     f"{int(table.runs.min())} runs per arm and task. Computed with "
+                                     f"{provenance()}."))
     atomic_write_text(args.out_tex, buf.getvalue())
     print(wide.to_string())
     return 0

@@ -108,7 +108,7 @@ def test_dry_run_full_run_and_rerun_triggers(workdir):
     # DM² with QMIX demonstrations, DM²+SIL, BC+IPPO, BC+DM², the state-action discriminator, the three MAGAIL arms,
     # MAGAIL on MAPPO's generator (the quality sweep's runs are the ablation's), IQL and CESMA taught by the VDN expert
     # (cesma_smax), MAT, BC and the three MAT-generator imitation arms (mild2); on 3s_vs_4z the 6 main arms
-    assert len(results[results.task == "smax/3m"]) == 28 and len(results[results.task == "smax/3s_vs_4z"]) == 6
+    assert len(results[results.task == "smax/3m"]) == 32 and len(results[results.task == "smax/3s_vs_4z"]) == 6
     # the paper's claims, computed: one row per claim and task of its experiment (C1, C6a and C6b on both main tasks)
     claims = pd.read_csv(out / "tables" / "claims.csv")
     assert list(claims.id) == ["C1", "C1", "C2a", "C2b", "C3", "C4", "C5a", "C5b", "C6a", "C6a", "C6b", "C6b"]
